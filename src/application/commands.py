@@ -1,0 +1,25 @@
+"""Input structs for the use cases; entrypoints build them from requests and arguments."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class SubmitGeneration(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    prompt: str
+    model: str
+    size: str = "1024x1024"
+    n: int = 1
+    seed: int | None = None
+    project_id: str | None = None
+    parent_job_id: str | None = None
+    input_image_ids: tuple[str, ...] = ()
+    mask_image_id: str | None = None
+
+
+class ListJobs(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    status: str | None = None
+    limit: int = 20
+    cursor: str | None = None

@@ -1,0 +1,32 @@
+"""Errors raised by use cases and ports, beside the domain's rule violations."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """Base of errors raised by the application layer."""
+
+
+class NotFound(ApplicationError):
+    """Raised when a resource does not exist or belongs to another user (the two look alike)."""
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class ConcurrencyConflict(ApplicationError):
+    """Raised by a store when an append or save finds a newer version than it expected."""
+
+
+class Unauthorized(ApplicationError):
+    """Raised when an API key is missing, unknown or revoked."""
+
+
+class Forbidden(ApplicationError):
+    """Raised when a known caller asks for something its role does not allow."""
+
+
+class ServiceUnavailable(ApplicationError):
+    """Raised by adapters when a backing service (database, broker) cannot be reached."""

@@ -1,0 +1,106 @@
+"""The cost model: credits charged per image, and what a model may be asked for.
+
+Credits are integers. A model's base price applies up to one megapixel; above it each image
+costs 1.5x, rounded up to a whole credit (the seeds' "7.5 for high-res" becomes 8). The total is
+per-image credits times n. Provider cost is tracked separately in integer micro-dollars.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.errors import InvalidRequest
+
+MEGAPIXEL = 1_000_000
+
+
+class ImageSize(msgspec.Struct, frozen=True):
+    """Pixel dimensions, parsed from and printed as 'WxH'."""
+
+    width: int
+    height: int
+
+    @classmethod
+    def parse(cls, text: str) -> ImageSize:
+        """Parse 'WxH'; raise `InvalidRequest` on anything else."""
+        parts = text.lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise InvalidRequest("size", f"expected WIDTHxHEIGHT, got {text!r}")
+        width, height = int(parts[0]), int(parts[1])
+        if width <= 0 or height <= 0:
+            raise InvalidRequest("size", "width and height must be positive")
+        return cls(width, height)
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One model a user may ask for, as configured in settings.
+
+    Attributes:
+        name: the id clients send ("dall-e-3").
+        provider: the adapter that serves it ("openai", "local").
+        credits_per_image: base credits for an image of at most one megapixel.
+        sizes: sizes the model accepts, as 'WxH'; empty means any size up to max_pixels.
+        max_n: most images one request may ask for.
+        price_micros_per_image: what the provider charges us, when it reports no usage.
+        max_prompt_chars: the provider's prompt length limit.
+        supports_edit: whether the model accepts an input image.
+        fallbacks: models to try, in order, when this model's provider is unavailable.
+        upstream_model: the provider's own id, when it differs from `name`.
+    """
+
+    name: str
+    provider: str
+    credits_per_image: int
+    sizes: tuple[str, ...] = ()
+    max_n: int = 4
+    max_pixels: int = 4096 * 4096
+    price_micros_per_image: int = 0
+    max_prompt_chars: int = 4000
+    supports_edit: bool = False
+    fallbacks: tuple[str, ...] = ()
+    upstream_model: str = ""
+
+    def __post_init__(self) -> None:
+        if self.credits_per_image < 0 or self.price_micros_per_image < 0:
+            raise ValueError(f"model {self.name}: prices must be >= 0")
+        if self.max_n < 1:
+            raise ValueError(f"model {self.name}: max_n must be >= 1")
+
+    def check_request(self, size: ImageSize, n: int, prompt: str) -> None:
+        """Raise `InvalidRequest` naming the field when this model cannot serve the request."""
+        stripped = prompt.strip()
+        if not stripped:
+            raise InvalidRequest("prompt", "must not be empty")
+        if len(prompt) > self.max_prompt_chars:
+            raise InvalidRequest(
+                "prompt", f"is {len(prompt)} characters; {self.name} allows {self.max_prompt_chars}"
+            )
+        if not 1 <= n <= self.max_n:
+            raise InvalidRequest("n", f"must be between 1 and {self.max_n} for {self.name}")
+        if self.sizes and str(size) not in self.sizes:
+            raise InvalidRequest(
+                "size", f"{size} is not offered by {self.name}; choose one of {', '.join(self.sizes)}"
+            )
+        if size.pixels > self.max_pixels:
+            raise InvalidRequest("size", f"{size} exceeds {self.max_pixels} pixels for {self.name}")
+
+
+def credits_per_image(model: ModelSpec, size: ImageSize) -> int:
+    """Credits for one image: the base price, times 1.5 rounded up above one megapixel."""
+    if size.pixels > MEGAPIXEL:
+        return -(-model.credits_per_image * 3 // 2)
+    return model.credits_per_image
+
+
+def estimate_credits(model: ModelSpec, size: ImageSize, n: int) -> int:
+    """Credits reserved for a request of `n` images of `size` from `model`."""
+    if n < 1:
+        raise InvalidRequest("n", "must be at least 1")
+    return credits_per_image(model, size) * n
