@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class SubmitGeneration(msgspec.Struct, frozen=True, kw_only=True):
+class SubmitJob(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     prompt: str
     model: str
@@ -18,7 +18,7 @@ class SubmitGeneration(msgspec.Struct, frozen=True, kw_only=True):
     mask_image_id: str | None = None
 
 
-class ListJobs(msgspec.Struct, frozen=True, kw_only=True):
+class ListJobsQuery(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     status: str | None = None
     limit: int = 20

@@ -171,7 +171,8 @@ class CreditLedger:
         if job_id in self._settled:
             raise ReservationConflict(f"job {job_id} has already settled its reservation")
         if amount > self._available:
-            raise InsufficientCredits(self._account_id, amount, self._available)
+            raise InsufficientCredits(self._account_id, amount, self._available,
+                                      reserved=self._reserved, lifetime_spent=self._spent)
         self._record(CreditsReserved(**self._header(now), job_id=job_id, amount=amount,
                                      expires_at=expires_at))
 

@@ -32,13 +32,16 @@ class InvalidRequest(DomainError):
 class InsufficientCredits(DomainError):
     """Raised when a reservation or debit would take available credits below zero."""
 
-    def __init__(self, account_id: str, requested: int, available: int) -> None:
+    def __init__(self, account_id: str, requested: int, available: int, *, reserved: int = 0,
+                 lifetime_spent: int = 0) -> None:
         super().__init__(
             f"account {account_id}: {requested} credits requested, {available} available"
         )
         self.account_id = account_id
         self.requested = requested
         self.available = available
+        self.reserved = reserved
+        self.lifetime_spent = lifetime_spent
 
 
 class ReservationConflict(DomainError):

@@ -181,7 +181,8 @@ class Job:
     def fail(self, *, now: datetime, error_class: ErrorClass, message: str, charged_credits: int,
              stage: FailureStage | None = None, provider_cost_micros: int = 0) -> None:
         """End the job as failed; the stage defaults to where the job was."""
-        self._move("fail", _S.FAILED, now, failed_at=now, error_class=error_class.value,
+        self._move("fail", _S.FAILED, now, failed_at=now,
+                   current_step=f"Failed while {(stage or self._stage_now()).value}: {error_class.value}", error_class=error_class.value,
                    error_message=message[:1000], failure_stage=stage or self._stage_now(),
                    charged_credits=charged_credits, worker_id=None, lease_expires_at=None,
                    next_attempt_at=None,
@@ -189,6 +190,7 @@ class Job:
 
     def cancel(self, *, now: datetime) -> None:
         self._move("cancel", _S.CANCELLED, now, cancelled_at=now, charged_credits=0,
+                   current_step="Cancelled",
                    worker_id=None, lease_expires_at=None, next_attempt_at=None)
 
     def requeue(self, *, now: datetime, next_attempt_at: datetime, error_class: ErrorClass | None = None,
@@ -223,6 +225,8 @@ class Job:
             raise InvalidTransition(self.id, self._state.status.value, action.replace("_", " "))
         if target in _STEP_TEXT and action != "report_progress":
             step, percent = _STEP_TEXT[target]
+            if target is not _S.QUEUED:  # only a requeue starts the progress bar over
+                percent = max(percent, self._state.progress_percent)
             changes.setdefault("current_step", step)
             changes.setdefault("progress_percent", percent)
         self._state = msgspec.structs.replace(self._state, status=target, updated_at=now, **changes)

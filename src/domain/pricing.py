@@ -1,8 +1,9 @@
 """The cost model: credits charged per image, and what a model may be asked for.
 
-Credits are integers. A model's base price applies up to one megapixel; above it each image
-costs 1.5x, rounded up to a whole credit (the seeds' "7.5 for high-res" becomes 8). The total is
-per-image credits times n. Provider cost is tracked separately in integer micro-dollars.
+Credits are integers. A model's base price applies up to one megapixel (1024 x 1024 pixels, so
+the common square size is not "high-res"); above it each image costs 1.5x, rounded up to a whole
+credit (the seeds' "7.5 for high-res" becomes 8). The total is per-image credits times n.
+Provider cost is tracked separately in integer micro-dollars.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import msgspec
 
 from domain.errors import InvalidRequest
 
-MEGAPIXEL = 1_000_000
+MEGAPIXEL = 1024 * 1024  # 1,048,576: 1024x1024 is base price, 1792x1024 is high-res
 
 
 class ImageSize(msgspec.Struct, frozen=True):
@@ -24,7 +25,9 @@ class ImageSize(msgspec.Struct, frozen=True):
     def parse(cls, text: str) -> ImageSize:
         """Parse 'WxH'; raise `InvalidRequest` on anything else."""
         parts = text.lower().split("x")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        # ASCII digits only ('²'.isdigit() is True but int() rejects it), and few enough of
+        # them that int() stays under its 4300-digit limit: both would escape as ValueError.
+        if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) <= 6 for p in parts):
             raise InvalidRequest("size", f"expected WIDTHxHEIGHT, got {text!r}")
         width, height = int(parts[0]), int(parts[1])
         if width <= 0 or height <= 0:

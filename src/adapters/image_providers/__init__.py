@@ -1,0 +1,1 @@
+"""Image provider adapters, one module per vendor, plus the registry that names them."""

@@ -1,0 +1,1 @@
+"""Inspecting untrusted image output: safe fetching and strict decoding."""

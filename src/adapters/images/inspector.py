@@ -1,0 +1,231 @@
+"""Untrusted provider output: fetched with SSRF checks and a byte cap, decoded under a pixel cap."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Collection
+from typing import Protocol
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from application.ports import GeneratedImage, ImageInfo, ImageInspector
+from domain.failures import ErrorClass, JobFailure
+
+#: Pillow format name -> (content type, file extension); nothing else is accepted.
+FORMATS = {
+    "PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp"),
+}
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+def _invalid(message: str) -> JobFailure:
+    return JobFailure(ErrorClass.INVALID_OUTPUT, message)
+
+
+class UrlFetcher(Protocol):
+    async def __call__(self, url: str) -> bytes:
+        """Download `url`; raise JobFailure(invalid_output) when refused or when it fails."""
+        ...
+
+
+class PillowImageInspector(ImageInspector):
+    """Turns a provider's bytes, data: URL or https URL into a verified `ImageInfo`.
+
+    Only PNG, JPEG and WebP are accepted. The pixel count is checked from the header before
+    any pixel is decoded (decompression bombs), then the whole image is verified and decoded.
+    """
+
+    def __init__(self, max_pixels: int = 40_000_000, max_bytes: int = 50 * 1024 * 1024,
+                 fetcher: UrlFetcher | None = None) -> None:
+        """Set the caps; `fetcher` downloads https URLs (URL results are refused without one)."""
+        self._max_pixels = max_pixels
+        self._max_bytes = max_bytes
+        self._fetcher = fetcher
+
+    async def inspect(self, image: GeneratedImage) -> ImageInfo:
+        """Return the decoded image's type, size and bytes.
+
+        Raises:
+            JobFailure: invalid_output when the image is missing, refused, too large, not
+                PNG/JPEG/WebP, or fails to decode.
+        """
+        data = await self._bytes_of(image)
+        if len(data) > self._max_bytes:
+            raise _invalid(f"image is {len(data)} bytes, over the {self._max_bytes}-byte limit")
+        return await asyncio.to_thread(decode_image, data, self._max_pixels)
+
+    async def _bytes_of(self, image: GeneratedImage) -> bytes:
+        if image.data is not None:
+            return image.data
+        if not image.url:
+            raise _invalid("the provider returned neither image bytes nor a URL")
+        if image.url[:5].lower() == "data:":
+            return decode_data_url(image.url, self._max_bytes)
+        if self._fetcher is None:
+            raise _invalid("the provider returned a URL and no URL fetcher is configured")
+        return await self._fetcher(image.url)
+
+
+def decode_data_url(url: str, max_bytes: int) -> bytes:
+    """Return the payload of a base64 `data:` URL.
+
+    Raises:
+        JobFailure: invalid_output if it is not base64, too large, or malformed.
+    """
+    header, comma, payload = url[5:].partition(",")
+    if not comma or not header.lower().endswith(";base64"):
+        raise _invalid("data: URL results must be base64-encoded")
+    if len(payload) > (max_bytes // 3 + 2) * 4 + 1024:  # a little slack for line breaks
+        raise _invalid(f"data: URL payload is over the {max_bytes}-byte limit")
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _invalid("data: URL payload is not valid base64") from exc
+
+
+def decode_image(data: bytes, max_pixels: int) -> ImageInfo:
+    """Identify, size-check, verify and fully decode `data` (CPU-bound; run it in a thread).
+
+    Raises:
+        JobFailure: invalid_output on anything but a sound PNG, JPEG or WebP within the cap.
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+            fmt, (width, height) = img.format or "", img.size
+            if width < 1 or height < 1 or width * height > max_pixels:
+                raise _invalid(f"{width}x{height} image is outside the {max_pixels}-pixel limit")
+            img.verify()
+        with Image.open(io.BytesIO(data), formats=[fmt]) as img:  # verify() spends the file
+            img.load()
+    except JobFailure:
+        raise
+    except UnidentifiedImageError as exc:
+        raise _invalid("output is not a PNG, JPEG or WebP image") from exc
+    except Image.DecompressionBombError as exc:
+        raise _invalid(f"image is too large to decode safely: {exc}") from exc
+    except Exception as exc:  # Pillow raises many types on corrupt input; all mean "bad output"
+        raise _invalid(f"{fmt or 'image'} failed to decode ({type(exc).__name__}: {exc})") from exc
+    content_type, extension = FORMATS[fmt]
+    return ImageInfo(content_type=content_type, extension=extension, width=width, height=height,
+                     data=data)
+
+
+def is_public_address(address: str) -> bool:
+    """Tell whether `address` is public (not private, loopback, link-local, reserved, multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Resolve `host` with the event loop's getaddrinfo; return every address."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+class HttpxUrlFetcher(UrlFetcher):
+    """Fetches provider result URLs: https only, public addresses only, capped and timed.
+
+    The host is resolved first; every address must be public, and the request is then sent
+    to the first address with the original Host header and TLS server name (no second DNS
+    lookup, so no rebinding between check and connect). Redirects are followed by hand,
+    each hop checked again. Give it its own client: pooled connections are keyed by address.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, *, max_bytes: int = 50 * 1024 * 1024,
+                 timeout: float = 30.0, allow_hosts: Collection[str] = (),
+                 resolver: Resolver | None = None, max_redirects: int = 3) -> None:
+        """Configure limits.
+
+        Args:
+            client: the HTTP client to send requests with.
+            max_bytes: the largest body accepted (after content decoding).
+            timeout: seconds for the whole fetch, resolution and redirects included.
+            allow_hosts: host names exempt from the address check and pinning (tests, dev).
+            resolver: async (host, port) -> addresses; the loop's getaddrinfo by default.
+            max_redirects: redirect hops followed before giving up.
+        """
+        self._client = client
+        self._max_bytes = max_bytes
+        self._timeout = timeout
+        self._allow_hosts = frozenset(h.lower() for h in allow_hosts)
+        self._resolve = resolver or system_resolver
+        self._max_redirects = max_redirects
+
+    async def __call__(self, url: str) -> bytes:
+        """Download `url`.
+
+        Raises:
+            JobFailure: invalid_output when the URL is refused (scheme, address, redirects),
+                the response is not 200 or too large, or the fetch fails or times out.
+        """
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._fetch(httpx.URL(url))
+        except TimeoutError as exc:
+            raise _invalid(f"fetching the image timed out after {self._timeout} s") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            raise _invalid(f"could not fetch the image ({type(exc).__name__})") from exc
+
+    async def _fetch(self, url: httpx.URL) -> bytes:
+        for _ in range(self._max_redirects + 1):
+            target, headers, extensions = await self._pin(url)
+            async with self._client.stream("GET", target, headers=headers, extensions=extensions,
+                                           follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = url.join(response.headers["location"])
+                    continue
+                if response.status_code != 200:
+                    raise _invalid(f"image URL answered HTTP {response.status_code}")
+                return await self._read_capped(response)
+        raise _invalid(f"image URL redirected more than {self._max_redirects} times")
+
+    async def _pin(self, url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+        if url.scheme != "https":
+            scheme = url.scheme or "relative"
+            raise _invalid(f"refused to fetch a {scheme} URL; only https is allowed")
+        host = url.host.lower()
+        if not host or url.userinfo:
+            raise _invalid("refused an image URL without a host or with credentials")
+        if host in self._allow_hosts:
+            return url, {}, {}
+        literal = _is_ip(host)
+        addresses = [host] if literal else await self._resolve(host, url.port or 443)
+        if not addresses:
+            raise _invalid(f"image host {host} does not resolve")
+        for address in addresses:
+            if not is_public_address(address):
+                raise _invalid(f"refused to fetch from {host}: it resolves to non-public {address}")
+        if literal:
+            return url, {}, {}
+        return (url.copy_with(host=addresses[0]), {"Host": url.netloc.decode("ascii")},
+                {"sni_hostname": host})
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise _invalid(f"image is {declared} bytes, over the {self._max_bytes}-byte limit")
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > self._max_bytes:
+                raise _invalid(f"image is over the {self._max_bytes}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)

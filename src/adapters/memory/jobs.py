@@ -1,0 +1,109 @@
+"""Jobs in memory, with the same compare-and-set on `revision` as the SQL repository.
+
+Writes are staged in the unit and checked twice: when made (against committed and staged
+state, like an UPDATE ... WHERE revision = n) and again at commit (against what other units
+committed meanwhile), so a stale writer gets `ConcurrencyConflict` either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+import msgspec
+
+from adapters.memory.store import InMemoryDatabase, decode, encode
+from adapters.persistence import ConflictGuard, decode_cursor, encode_cursor, stamp_revision
+from application.ports import JobPage, JobRepository
+from domain.jobs import Job, JobState, JobStatus
+
+_LEASED = frozenset({JobStatus.PROCESSING, JobStatus.GENERATING, JobStatus.UPLOADING})
+
+
+def _key(state: JobState) -> tuple[datetime, str]:
+    return state.created_at, state.id
+
+
+class InMemoryJobRepository(JobRepository):
+    def __init__(self, db: InMemoryDatabase, guard: ConflictGuard,
+                 track: Callable[[Job], None]) -> None:
+        self._db = db
+        self._guard = guard
+        self._track = track
+        self._staged: dict[str, bytes] = {}
+        self._base: dict[str, int | None] = {}  # committed revision when first staged
+
+    # -- port ------------------------------------------------------------------------------
+    async def add(self, job: Job) -> None:
+        """Stage the job at revision 0; `ConcurrencyConflict` if the id exists."""
+        if self._stored(job.id) is not None:
+            raise self._guard.conflict(f"job {job.id} already exists")
+        stamp_revision(job, 0)
+        self._stage(job.state, base=None)
+        self._track(job)
+
+    async def get(self, job_id: str) -> Job | None:
+        state = self._stored(job_id)
+        return None if state is None else Job(state)
+
+    async def save(self, job: Job) -> None:
+        """Stage the job if it is still at `job.state.revision`, else `ConcurrencyConflict`."""
+        loaded = job.state.revision
+        stored = self._stored(job.id)
+        if stored is None or stored.revision != loaded:
+            raise self._guard.conflict(f"job {job.id} changed since revision {loaded} was read")
+        self._stage(msgspec.structs.replace(job.state, revision=loaded + 1), base=loaded)
+        stamp_revision(job, loaded + 1)
+        self._track(job)
+
+    async def list_for_user(self, user_id: str, *, status: JobStatus | None, limit: int,
+                            cursor: str | None) -> JobPage:
+        after = decode_cursor(cursor) if cursor is not None else None
+        found = sorted((s for s in self._all() if s.user_id == user_id
+                        and (status is None or s.status is status)
+                        and (after is None or _key(s) < after)), key=_key, reverse=True)
+        items = found[:limit]
+        next_cursor = None
+        if len(found) > limit and items:
+            next_cursor = encode_cursor(items[-1].created_at, items[-1].id)
+        return JobPage(items=items, next_cursor=next_cursor)
+
+    async def queue_position(self, job: JobState) -> int:
+        if job.status is not JobStatus.QUEUED:
+            return 0
+        return 1 + sum(1 for s in self._all()
+                       if s.status is JobStatus.QUEUED and _key(s) < _key(job))
+
+    async def due_for_dispatch(self, now: datetime, limit: int) -> list[str]:
+        due = [s for s in self._all() if (
+            s.status is JobStatus.QUEUED and (s.next_attempt_at is None or s.next_attempt_at <= now)
+        ) or (s.status in _LEASED and s.lease_expires_at is not None and s.lease_expires_at < now)]
+        return [s.id for s in sorted(due, key=_key)[:limit]]
+
+    # -- unit of work ----------------------------------------------------------------------
+    def check_commit(self) -> None:
+        for job_id, base in self._base.items():
+            data = self._db.jobs.get(job_id)
+            if (None if data is None else decode(data, JobState).revision) != base:
+                raise self._guard.conflict(f"job {job_id} was changed by another unit of work")
+
+    def apply_commit(self) -> None:
+        self._db.jobs.update(self._staged)
+        self.discard()
+
+    def discard(self) -> None:
+        self._staged.clear()
+        self._base.clear()
+
+    # -- internals -------------------------------------------------------------------------
+    def _stored(self, job_id: str) -> JobState | None:
+        data = self._staged.get(job_id, self._db.jobs.get(job_id))
+        return None if data is None else decode(data, JobState)
+
+    def _stage(self, state: JobState, *, base: int | None) -> None:
+        self._base.setdefault(state.id, base)
+        self._staged[state.id] = encode(state)
+
+    def _all(self) -> Iterable[JobState]:
+        for data in {**self._db.jobs, **self._staged}.values():
+            yield decode(data, JobState)

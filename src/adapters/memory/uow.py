@@ -1,0 +1,88 @@
+"""The memory unit of work: stages every write and applies it to the `InMemoryDatabase` at once.
+
+`commit()` first checks every staged write against what other units committed meanwhile
+(raising `ConcurrencyConflict`, as the SQL store does, and applying nothing), then applies them
+all without yielding to the event loop, so other units see all of it or none. Leaving the block
+without committing discards the staged writes. A unit in which a store raised
+`ConcurrencyConflict` cannot commit (see `ConflictGuard`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Self
+
+from adapters.memory.images import InMemoryImageRepository
+from adapters.memory.jobs import InMemoryJobRepository
+from adapters.memory.ledger import InMemoryLedgerStore
+from adapters.memory.quotas import InMemoryQuotaRepository
+from adapters.memory.store import InMemoryDatabase
+from adapters.memory.users import InMemoryUserRepository
+from adapters.persistence import ConflictGuard, JobEventCollector
+from application.errors import ServiceUnavailable
+from application.ports import UnitOfWork
+from domain.jobs import JobStatusChanged
+
+
+class _Staging(Protocol):
+    def check_commit(self) -> None: ...
+
+    def apply_commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+        self._events = JobEventCollector()
+        self._guard = guard = ConflictGuard()
+        self.jobs = InMemoryJobRepository(db, guard, self._events.track)
+        self.ledgers = InMemoryLedgerStore(db, guard)
+        self.images = InMemoryImageRepository(db, guard)
+        self.users = InMemoryUserRepository(db, guard)
+        self.quotas = InMemoryQuotaRepository(db, self.users)
+        self._staging: tuple[_Staging, ...] = (
+            self.jobs, self.ledgers, self.images, self.users, self.quotas)
+
+    async def __aenter__(self) -> Self:
+        """Raise `ServiceUnavailable` while the database is marked unavailable."""
+        self._ensure_available()
+        self._discard()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._discard()
+
+    async def commit(self) -> None:
+        """Apply every staged write, or raise `ConcurrencyConflict` and apply none (also when
+        a store of this unit already raised it)."""
+        self._ensure_available()
+        self._guard.check()
+        for staging in self._staging:
+            staging.check_commit()
+        for staging in self._staging:
+            staging.apply_commit()
+        self._events.committed()
+
+    def collect_new_events(self) -> list[JobStatusChanged]:
+        return self._events.take()
+
+    def _discard(self) -> None:
+        for staging in self._staging:
+            staging.discard()
+        self._events.discard()
+        self._guard.reset()
+
+    def _ensure_available(self) -> None:
+        if self._db.unavailable:
+            raise ServiceUnavailable("the in-memory database is marked unavailable")
+
+
+class InMemoryUnitOfWorkFactory:
+    """A `UnitOfWorkFactory`: a new `InMemoryUnitOfWork` on the same database per call."""
+
+    def __init__(self, db: InMemoryDatabase | None = None) -> None:
+        self.db = db if db is not None else InMemoryDatabase()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.db)

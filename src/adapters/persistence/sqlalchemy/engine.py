@@ -1,0 +1,128 @@
+"""Engines for SQLite (aiosqlite) and Postgres (asyncpg), schema creation, and the translation of
+driver errors into the application's errors.
+
+SQLite connections run in WAL mode with a busy timeout and foreign keys on. The driver's
+default transaction handling is kept: a unit of work's reads before its first write run outside
+a transaction, and its first write opens one and takes SQLite's single write lock, waiting up
+to the busy timeout. Every write we make is a compare-and-set or an atomic increment, so this
+costs no correctness and lets readers run beside the writer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from adapters.persistence import ConflictGuard
+from adapters.persistence.sqlalchemy.tables import metadata
+from application.errors import ConcurrencyConflict, ServiceUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+#: Postgres serialization failure and deadlock: the transaction lost a race, retrying may win.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
+            "postgres": "postgresql+asyncpg"}
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url`; ``sqlite://`` and ``postgresql://`` get their async driver.
+
+    Nothing connects until first use.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in _DRIVERS:
+        parsed = parsed.set(drivername=_DRIVERS[parsed.drivername])
+    engine = create_async_engine(parsed, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    """Create every table and index that does not exist yet (until Alembic owns the schema)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+async def connect(engine: AsyncEngine) -> AsyncConnection:
+    """A connection from the pool; raise `ServiceUnavailable` if the database cannot be reached."""
+    try:
+        return await engine.connect()
+    except (DBAPIError, OSError, TimeoutError) as exc:
+        raise ServiceUnavailable(f"database unreachable: {_reason(exc)}") from exc
+
+
+@contextmanager
+def translated_errors(action: str) -> Iterator[None]:
+    """Re-raise driver errors met while doing `action` as application errors.
+
+    Raises:
+        ConcurrencyConflict: on any integrity violation (another writer got there first), a
+            serialization failure or a deadlock.
+        ServiceUnavailable: when the connection is lost or the database refuses to work.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        raise ConcurrencyConflict(f"{action}: {_reason(exc)}") from exc
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            raise ConcurrencyConflict(f"{action}: {_reason(exc)}") from exc
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            raise ServiceUnavailable(f"{action}: {_reason(exc)}") from exc
+        raise
+    except (OSError, TimeoutError) as exc:
+        raise ServiceUnavailable(f"{action}: {_reason(exc)}") from exc
+
+
+class GuardedConnection:
+    """A unit's connection as its repositories see it: statements run with driver errors
+    translated, and any `ConcurrencyConflict` dooms the unit (see `ConflictGuard`)."""
+
+    __slots__ = ("_conn", "_guard")
+
+    def __init__(self, conn: AsyncConnection, guard: ConflictGuard) -> None:
+        self._conn = conn
+        self._guard = guard
+
+    @property
+    def dialect_name(self) -> str:
+        return self._conn.dialect.name
+
+    async def execute(self, action: str, statement: Executable,
+                      parameters: list[dict[str, Any]] | None = None) -> CursorResult[Any]:
+        """Run `statement` (for `parameters`, if given); errors as in `translated_errors`."""
+        try:
+            with translated_errors(action):
+                return await self._conn.execute(statement, parameters)
+        except ConcurrencyConflict as exc:
+            self._guard.record(exc)
+            raise
+
+    def conflict(self, message: str) -> ConcurrencyConflict:
+        """A conflict found by the caller (a compare-and-set that matched no row), recorded."""
+        return self._guard.conflict(message)
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc).splitlines()[0]

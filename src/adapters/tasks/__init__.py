@@ -1,0 +1,1 @@
+"""Task queue adapters: in-process for the embedded profile, Dramatiq for production."""

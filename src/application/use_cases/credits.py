@@ -1,0 +1,37 @@
+"""GetBalance and GrantCredits: reading and topping up an account's ledger."""
+
+from __future__ import annotations
+
+from application.conflicts import retry_on_conflict
+from application.ports import Clock, UnitOfWorkFactory
+from domain.credits import Balance
+from domain.errors import InvalidRequest
+
+
+class GetBalance:
+    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: str) -> Balance:
+        async with self._uow() as uow:
+            return (await uow.ledgers.load(user_id)).balance
+
+
+class GrantCredits:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, user_id: str, amount: int, reason: str = "grant") -> Balance:
+        """Add `amount` (> 0) credits; raise InvalidRequest on the `amount` field otherwise."""
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise InvalidRequest("amount", "must be a positive whole number of credits")
+
+        async def attempt() -> Balance:
+            async with self._uow() as uow:
+                ledger = await uow.ledgers.load(user_id)
+                ledger.grant(amount, now=self._clock.now(), reason=reason)
+                await uow.ledgers.append(ledger)
+                await uow.commit()
+            return ledger.balance
+
+        return await retry_on_conflict(attempt)

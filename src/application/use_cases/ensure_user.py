@@ -1,0 +1,32 @@
+"""EnsureUser: create a user with starter credits the first time it is named (local setups)."""
+
+from __future__ import annotations
+
+from application.conflicts import retry_on_conflict
+from application.ports import Clock, UnitOfWorkFactory
+from domain.accounts import User
+from domain.quota import Plan
+
+
+class EnsureUser:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, user_id: str, *, starter_credits: int, plan: Plan = Plan.FREE,
+                       admin: bool = False) -> bool:
+        """Return True when the user was created (and granted `starter_credits`) now."""
+
+        async def attempt() -> bool:
+            now = self._clock.now()
+            async with self._uow() as uow:
+                if await uow.users.get(user_id) is not None:
+                    return False
+                await uow.users.add(User(id=user_id, plan=plan, created_at=now, is_admin=admin))
+                if starter_credits > 0:
+                    ledger = await uow.ledgers.load(user_id)
+                    ledger.grant(starter_credits, now=now, reason="starter credits")
+                    await uow.ledgers.append(ledger)
+                await uow.commit()
+            return True
+
+        return await retry_on_conflict(attempt)

@@ -1,0 +1,62 @@
+"""FailOrRetry: what happens to a job whose attempt failed.
+
+A retryable class with attempts left goes back to the queue after the retry policy's delay
+(attempts are counted in the job row); anything else fails the job and settles its
+reservation as the refund policy says, in the same unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from application.conflicts import retry_on_conflict
+from application.ports import Clock, JobEventPublisher, TaskQueue, UnitOfWorkFactory
+from domain.failures import JobFailure, RefundPolicy, Settlement
+from domain.jobs import FailureStage
+from domain.retry import RetryPolicy
+
+
+class FailOrRetry:
+    def __init__(self, *, uow: UnitOfWorkFactory, queue: TaskQueue, clock: Clock,
+                 publisher: JobEventPublisher, retry_policy: RetryPolicy,
+                 refund_policy: RefundPolicy) -> None:
+        self._uow, self._queue, self._clock, self._publisher = uow, queue, clock, publisher
+        self._retry, self._refunds = retry_policy, refund_policy
+
+    async def __call__(self, job_id: str, failure: JobFailure, stage: FailureStage,
+                       *, allow_retry: bool = True) -> float | None:
+        """Record the failure; return the retry delay in seconds, or None if the job failed."""
+
+        async def attempt() -> float | None:
+            now = self._clock.now()
+            async with self._uow() as uow:
+                job = await uow.jobs.get(job_id)
+                if job is None or job.status.terminal:
+                    return None
+                delay = self._retry.delay_before_retry(failure, job.state.attempts) if allow_retry else None
+                if delay is not None:
+                    job.requeue(now=now, next_attempt_at=now + timedelta(seconds=delay),
+                                error_class=failure.error_class, message=failure.message,
+                                provider_cost_micros=failure.provider_cost_micros)
+                else:
+                    ledger = await uow.ledgers.load(job.state.user_id)
+                    charged = 0
+                    if self._refunds.settlement_for(failure.error_class) is Settlement.CAPTURE:
+                        charged = job.state.estimated_credits
+                        ledger.capture(job_id, charged, now=now)
+                    else:
+                        ledger.release(job_id, now=now, reason=failure.error_class.value)
+                    job.fail(now=now, error_class=failure.error_class, message=failure.message,
+                             charged_credits=charged, stage=stage,
+                             provider_cost_micros=failure.provider_cost_micros)
+                    await uow.ledgers.append(ledger)
+                await uow.jobs.save(job)
+                await uow.commit()
+                events = uow.collect_new_events()
+            await self._publisher.publish(events)
+            return delay
+
+        delay = await retry_on_conflict(attempt)
+        if delay is not None:
+            await self._queue.enqueue(job_id, delay_s=delay)
+        return delay

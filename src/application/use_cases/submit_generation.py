@@ -1,0 +1,81 @@
+"""SubmitGeneration: validate, estimate, reserve credits, create the job, enqueue it.
+
+All or nothing: the reservation and the job commit in one unit of work, so a rejected request
+(bad input, unknown model, too few credits) leaves no job and no ledger event behind.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import msgspec
+
+from application.commands import SubmitJob
+from application.conflicts import retry_on_conflict
+from application.ports import Clock, IdGenerator, JobEventPublisher, ProviderRegistry, TaskQueue, UnitOfWorkFactory
+from domain.catalog import ModelCatalog
+from domain.credits import Balance
+from domain.errors import InvalidRequest
+from domain.jobs import Job, JobState
+from domain.pricing import ImageSize, estimate_credits
+
+
+class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
+    job: JobState
+    balance: Balance
+
+
+class SubmitGeneration:
+    def __init__(self, *, uow: UnitOfWorkFactory, catalog: ModelCatalog, providers: ProviderRegistry,
+                 queue: TaskQueue, clock: Clock, ids: IdGenerator, publisher: JobEventPublisher,
+                 reservation_ttl_s: int = 3600) -> None:
+        self._uow, self._catalog, self._providers = uow, catalog, providers
+        self._queue, self._clock, self._ids, self._publisher = queue, clock, ids, publisher
+        self._ttl = timedelta(seconds=reservation_ttl_s)
+
+    async def __call__(self, cmd: SubmitJob) -> SubmitResult:
+        spec = self._catalog.get(cmd.model)
+        size = ImageSize.parse(cmd.size)
+        spec.check_request(size, cmd.n, cmd.prompt)
+        if self._providers.provider_for(spec.provider) is None:
+            raise InvalidRequest("model", f"{spec.name} needs provider {spec.provider!r}, which is not configured")
+        if (cmd.input_image_ids or cmd.mask_image_id) and not spec.supports_edit:
+            raise InvalidRequest("model", f"{spec.name} does not edit images")
+        credits = estimate_credits(spec, size, cmd.n)
+        job_id = self._ids.new_id("job")
+
+        async def attempt() -> SubmitResult:
+            now = self._clock.now()
+            async with self._uow() as uow:
+                await self._check_parent(uow, cmd)
+                ledger = await uow.ledgers.load(cmd.user_id)
+                ledger.reserve(job_id, credits, expires_at=now + self._ttl, now=now)
+                job = Job.submit(JobState(
+                    id=job_id, user_id=cmd.user_id, prompt=cmd.prompt, model=spec.name,
+                    provider=spec.provider, width=size.width, height=size.height, n=cmd.n,
+                    seed=cmd.seed, project_id=cmd.project_id, parent_job_id=cmd.parent_job_id,
+                    kind="edit" if cmd.input_image_ids or cmd.parent_job_id else "generate",
+                    input_image_ids=cmd.input_image_ids, mask_image_id=cmd.mask_image_id,
+                    estimated_credits=credits, created_at=now, updated_at=now))
+                await uow.jobs.add(job)
+                await uow.ledgers.append(ledger)
+                await uow.commit()
+                events = uow.collect_new_events()
+            await self._publisher.publish(events)
+            return SubmitResult(job=job.state, balance=ledger.balance)
+
+        result = await retry_on_conflict(attempt)
+        await self._queue.enqueue(job_id)
+        return result
+
+    @staticmethod
+    async def _check_parent(uow, cmd: SubmitJob) -> None:  # type: ignore[no-untyped-def]
+        if cmd.parent_job_id is not None:
+            parent = await uow.jobs.get(cmd.parent_job_id)
+            if parent is None or parent.state.user_id != cmd.user_id:
+                raise InvalidRequest("parentJobId", f"no job {cmd.parent_job_id} of yours")
+        for image_id in (*cmd.input_image_ids, *([cmd.mask_image_id] if cmd.mask_image_id else [])):
+            image = await uow.images.get(image_id)
+            if image is None or image.user_id != cmd.user_id:
+                raise InvalidRequest("inputImageIds", f"no image {image_id} of yours")
+

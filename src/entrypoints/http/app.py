@@ -1,0 +1,81 @@
+"""The Litestar app factory. The container is built here (or passed in by tests), never at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, get
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from entrypoints.container import AppContainer, build_container
+from entrypoints.http.auth import principal_provider
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.routes_account import read_balance, read_image
+from entrypoints.http.routes_files import read_file
+from entrypoints.http.routes_jobs import JobsController
+from entrypoints.http.schemas import Health
+from entrypoints.settings import Settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@get("/healthz", tags=["operations"], summary="Liveness")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+def _use_case(container: AppContainer, name: str) -> Provide:
+    provider = getattr(container.use_cases, name)
+
+    async def provide() -> Any:
+        return provider()
+
+    return Provide(provide, use_cache=True)
+
+
+def create_app(settings: Settings | None = None, *, container: AppContainer | None = None,
+               run_worker: bool = True, manage_container: bool = True) -> Litestar:
+    """Build the API. With `run_worker` the embedded in-process worker starts with the app.
+
+    A caller that starts and closes the container itself (tests, on their own event loop)
+    passes `manage_container=False`.
+    """
+    if container is None:
+        container = build_container(settings or Settings.from_env())
+    use_cases = ["submit_job", "get_job", "list_jobs", "cancel_job", "get_balance", "get_image"]
+    dependencies: dict[str, Provide] = {name: _use_case(container, name) for name in use_cases}
+    dependencies["principal"] = Provide(principal_provider(container.use_cases.authenticate()))
+    dependencies["settings"] = Provide(lambda: container.settings, use_cache=True, sync_to_thread=False)
+    dependencies["storage"] = Provide(lambda: container.adapters.storage(), use_cache=True,
+                                      sync_to_thread=False)
+
+    async def startup() -> None:
+        await container.start(run_worker=run_worker)
+
+    async def shutdown() -> None:
+        await container.close()
+
+    def bind_request_context(request: Request) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(path=request.url.path)
+
+    app = Litestar(
+        route_handlers=[JobsController, read_balance, read_image, read_file, healthz],
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        on_startup=[startup] if manage_container else [],
+        on_shutdown=[shutdown] if manage_container else [],
+        before_request=bind_request_context,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="imagegen", version="0.1.0", path="/schema",
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="API key")}),
+            security=[{"bearer": []}]),
+    )
+    app.state.container = container
+    return app
+

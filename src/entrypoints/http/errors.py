@@ -1,0 +1,100 @@
+"""One place mapping exceptions to HTTP answers, all with the `ErrorBody` shape."""
+
+from __future__ import annotations
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from application.errors import ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from domain.errors import InsufficientCredits, InvalidRequest, InvalidTransition, ReservationConflict
+from entrypoints.http.schemas import BalanceOut, ErrorBody, ErrorDetail
+
+log = structlog.get_logger("imagegen.http")
+
+
+def error_response(status: int, detail: ErrorDetail, headers: dict[str, str] | None = None) -> Response:
+    return Response(content=msgspec.json.encode(ErrorBody(error=detail)), status_code=status,
+                    media_type="application/json", headers=headers)
+
+
+def _invalid_request(_: Request, exc: InvalidRequest) -> Response:
+    return error_response(400, ErrorDetail(type="invalid_request", message=str(exc), field=exc.field,
+                                           reason=exc.reason))
+
+
+def _validation(_: Request, exc: ValidationException) -> Response:
+    extra = exc.extra if isinstance(exc.extra, list) and exc.extra else None
+    if extra and isinstance(extra[0], dict):
+        field = str(extra[0].get("key") or "body")
+        reason = str(extra[0].get("message") or exc.detail)
+        if field == "data":
+            field = "body"
+    else:
+        field, reason = "body", str(exc.detail)
+    return error_response(400, ErrorDetail(type="invalid_request", message=f"{field}: {reason}",
+                                           field=field, reason=reason))
+
+
+def _insufficient(_: Request, exc: InsufficientCredits) -> Response:
+    return error_response(402, ErrorDetail(
+        type="insufficient_credits", message=str(exc), field="credits",
+        reason=f"this request needs {exc.requested} credits and {exc.available} are available",
+        required=exc.requested,
+        balance=BalanceOut(available=exc.available, reserved=exc.reserved,
+                           lifetime_spent=exc.lifetime_spent)))
+
+
+def _not_found(_: Request, exc: NotFound) -> Response:
+    return error_response(404, ErrorDetail(type="not_found", message=str(exc), field=f"{exc.kind}Id",
+                                           reason="no such resource"))
+
+
+def _conflict(_: Request, exc: Exception) -> Response:
+    return error_response(409, ErrorDetail(type="conflict", message=str(exc), field="status",
+                                           reason=str(exc)))
+
+
+def _unauthorized(_: Request, exc: Unauthorized) -> Response:
+    return error_response(401, ErrorDetail(type="unauthorized", message=str(exc), field="Authorization",
+                                           reason=str(exc)), headers={"WWW-Authenticate": "Bearer"})
+
+
+def _forbidden(_: Request, exc: Forbidden) -> Response:
+    return error_response(403, ErrorDetail(type="forbidden", message=str(exc)))
+
+
+def _unavailable(_: Request, exc: Exception) -> Response:
+    log.warning("http.unavailable", error=str(exc))
+    return error_response(503, ErrorDetail(type="unavailable", message="the service is briefly unavailable; retry"),
+                          headers={"Retry-After": "1"})
+
+
+def _http(_: Request, exc: HTTPException) -> Response:
+    field = "body" if exc.status_code in (400, 413, 415) else None
+    return error_response(exc.status_code, ErrorDetail(
+        type="invalid_request" if field else "http_error", message=str(exc.detail), field=field,
+        reason=str(exc.detail) if field else None), headers=exc.headers)
+
+
+def _internal(_: Request, exc: Exception) -> Response:
+    log.exception("http.internal_error", error_type=type(exc).__name__)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, ErrorDetail(type="internal", message="internal error"))
+
+
+EXCEPTION_HANDLERS = {
+    InvalidRequest: _invalid_request,
+    ValidationException: _validation,
+    InsufficientCredits: _insufficient,
+    NotFound: _not_found,
+    InvalidTransition: _conflict,
+    ReservationConflict: _conflict,
+    Unauthorized: _unauthorized,
+    Forbidden: _forbidden,
+    ServiceUnavailable: _unavailable,
+    ConcurrencyConflict: _unavailable,
+    HTTPException: _http,
+    Exception: _internal,
+}

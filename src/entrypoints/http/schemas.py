@@ -1,0 +1,136 @@
+"""Request and response bodies of the public API: camelCase msgspec Structs.
+
+Domain structs are never returned directly; `views.py` maps them here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+Prompt = Annotated[str, msgspec.Meta(description="What to draw; limits depend on the model.")]
+
+
+class Api(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
+    """Base of every body: camelCase on the wire, unknown fields refused."""
+
+
+class JobCreate(Api):
+    prompt: Prompt
+    model: str | None = None
+    size: str = "1024x1024"
+    n: int = 1
+    seed: int | None = None
+    project_id: str | None = None
+    parent_job_id: str | None = None
+    input_image_ids: list[str] = []
+    mask_image_id: str | None = None
+
+
+class BalanceOut(Api):
+    available: int
+    reserved: int
+    lifetime_spent: int
+
+
+class JobCreated(Api):
+    id: str
+    status: str
+    model: str
+    estimated_credits: int
+    balance: BalanceOut
+    created_at: datetime
+
+
+class Progress(Api):
+    percent: int
+    step: str
+
+
+class JobError(Api):
+    error_class: str
+    message: str
+    stage: str | None
+
+
+class ImageRef(Api):
+    id: str
+    index: int
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+
+
+class Timestamps(Api):
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    generating_at: datetime | None
+    uploading_at: datetime | None
+    completed_at: datetime | None
+    failed_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class JobOut(Api):
+    id: str
+    status: str
+    kind: str
+    model: str
+    provider: str
+    prompt: str
+    size: str
+    n: int
+    seed: int | None
+    project_id: str | None
+    parent_job_id: str | None
+    progress: Progress
+    queue_position: int
+    attempts: int
+    estimated_credits: int
+    charged_credits: int | None
+    provider_cost_micros: int
+    error: JobError | None
+    images: list[ImageRef]
+    timestamps: Timestamps
+
+
+class JobPageOut(Api):
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class ImageOut(Api):
+    id: str
+    job_id: str
+    index: int
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    url: str
+    expires_in: int
+    created_at: datetime
+
+
+class ErrorDetail(Api):
+    type: str
+    message: str
+    field: str | None = None
+    reason: str | None = None
+    balance: BalanceOut | None = None
+    required: int | None = None
+
+
+class ErrorBody(Api):
+    """Every 4xx/5xx answer of the API has this shape."""
+
+    error: ErrorDetail
+
+
+class Health(Api):
+    status: str

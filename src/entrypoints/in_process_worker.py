@@ -1,0 +1,27 @@
+"""The embedded worker: the in-process queue runs ProcessGeneration with log context bound."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from entrypoints.container import AppContainer
+
+log = structlog.get_logger("imagegen.worker")
+
+
+async def bind_in_process_worker(container: AppContainer) -> None:
+    """Point the in-process queue at ProcessGeneration and re-dispatch work left from before."""
+    process = container.use_cases.process_job()
+
+    async def run(job_id: str) -> None:
+        with structlog.contextvars.bound_contextvars(job_id=job_id):
+            state = await process(job_id)
+            if state is not None:
+                log.info("job.processed", status=state.status.value, user_id=state.user_id,
+                         attempts=state.attempts, error_class=state.error_class)
+
+    container.adapters.queue().bind(run)
+    await container.use_cases.recover_jobs()()

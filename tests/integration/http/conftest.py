@@ -1,0 +1,48 @@
+"""The API on the embedded profile, state in tmp_path.
+
+httpx's ASGITransport runs the app on the test's own event loop, where the container (and its
+in-process worker) also runs; Litestar's AsyncTestClient would run requests on a portal thread's
+loop, away from the worker's tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import httpx
+
+from entrypoints.container import AppContainer, build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, container: AppContainer) -> None:
+        self.client = client
+        self.container = container
+
+    async def key_for(self, user: str, credits: int = 0) -> dict[str, str]:
+        issued = await self.container.use_cases.create_api_key()(user)
+        if credits:
+            await self.container.use_cases.grant_credits()(user, credits)
+        return {"Authorization": f"Bearer {issued.secret}"}
+
+    async def settle(self) -> None:
+        await self.container.adapters.queue().drain()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home")},
+                                 public_base_url="http://testserver.local")
+    container = build_container(settings)
+    await container.start(run_worker=True)  # on the test's loop, where requests run too
+    app = create_app(container=container, manage_container=False)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+            yield Api(client, container)
+    finally:
+        await container.close()

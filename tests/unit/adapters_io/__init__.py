@@ -1,0 +1,1 @@
+"""Unit tests of the embedded-profile I/O adapters."""

@@ -1,0 +1,1 @@
+"""Unit tests of the pure domain: examples and hypothesis properties, no I/O."""
