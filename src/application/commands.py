@@ -16,6 +16,7 @@ class SubmitJob(msgspec.Struct, frozen=True, kw_only=True):
     parent_job_id: str | None = None
     input_image_ids: tuple[str, ...] = ()
     mask_image_id: str | None = None
+    retry_of_job_id: str | None = None  # set by RetryJob: the failed or cancelled predecessor
 
 
 class ListJobsQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -30,3 +30,16 @@ class Forbidden(ApplicationError):
 
 class ServiceUnavailable(ApplicationError):
     """Raised by adapters when a backing service (database, broker) cannot be reached."""
+
+
+class WebhookRejected(ApplicationError):
+    """Raised by a webhook verifier: `malformed` (answer 400) or a bad or stale signature (401)."""
+
+    def __init__(self, reason: str, *, malformed: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.malformed = malformed
+
+
+class ProviderUnreachable(ApplicationError):
+    """Raised by an async provider's control calls when the provider could not be asked."""

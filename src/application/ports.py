@@ -6,7 +6,9 @@ method is async. Stores raise `application.errors.ConcurrencyConflict` on a lost
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +20,7 @@ from domain.images import StoredImage
 from domain.jobs import Job, JobState, JobStatus, JobStatusChanged
 from domain.ledger_events import AnyLedgerEvent
 from domain.quota import StorageQuota
+from domain.webhooks import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class Clock(Protocol):
@@ -62,6 +65,18 @@ class JobRepository(Protocol):
 
     async def due_for_dispatch(self, now: datetime, limit: int) -> list[str]:
         """Queued jobs whose next attempt is due, and live jobs whose lease lapsed."""
+        ...
+
+    async def recent_processing_seconds(self, model: str, limit: int) -> list[float]:
+        """completed_at - started_at of the last `limit` completed jobs of `model`, newest first."""
+        ...
+
+    async def by_provider_job_id(self, provider: str, provider_job_id: str) -> Job | None:
+        """The job of `provider` whose async call has this id (webhooks find jobs by it)."""
+        ...
+
+    async def awaiting_callback_since(self, before: datetime, limit: int) -> list[str]:
+        """Ids of jobs awaiting a provider callback whose last change is older than `before`."""
         ...
 
 
@@ -114,6 +129,35 @@ class UserRepository(Protocol):
     async def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
 
 
+# --- outbox (production profile: messages committed with the job) ---------------------------
+
+class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """A message for the task queue, committed in the same unit as the change that caused it.
+
+    `not_before` asks the queue to deliver no sooner than then (None: at once).
+    """
+
+    id: str
+    job_id: str
+    topic: str
+    created_at: datetime
+    not_before: datetime | None = None
+    attempts: int = 0
+    dispatched_at: datetime | None = None
+
+
+class OutboxRepository(Protocol):
+    async def add(self, message: OutboxMessage) -> None: ...
+
+    async def claim_undispatched(self, limit: int) -> list[OutboxMessage]:
+        """Up to `limit` undispatched messages, oldest first, locked until the unit ends where
+        the store can (Postgres: FOR UPDATE SKIP LOCKED, so concurrent relays take disjoint
+        rows); their `attempts` count is raised by one when the unit commits."""
+        ...
+
+    async def mark_dispatched(self, ids: Sequence[str], *, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. `async with uow:` rolls back unless `commit()` was awaited."""
 
@@ -122,6 +166,9 @@ class UnitOfWork(Protocol):
     images: ImageRepository
     quotas: QuotaRepository
     users: UserRepository
+    batches: BatchRepository
+    outbox: OutboxRepository
+    provider_deliveries: ProviderDeliveryLog
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -166,6 +213,8 @@ class ProviderResult(msgspec.Struct, frozen=True, kw_only=True):
     images: tuple[GeneratedImage, ...] = ()
     cost_micros: int | None = None
     provider_job_id: str | None = None
+    # Set by the fallback router when a model other than the requested one made the images.
+    served_by_model: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -211,6 +260,14 @@ class ObjectStorage(Protocol):
         ...
 
 
+class CdnUrlSigner(Protocol):
+    """Turns an object key into a URL served by a CDN in front of the object store."""
+
+    def url_for(self, key: str, *, expires_in_s: int) -> str:
+        """A URL for `key`; signed ones stop working `expires_in_s` seconds from now."""
+        ...
+
+
 class TaskQueue(Protocol):
     async def enqueue(self, job_id: str, *, delay_s: float = 0.0) -> None:
         """Ask a worker to process the job, no sooner than `delay_s` from now."""
@@ -220,4 +277,194 @@ class TaskQueue(Protocol):
 class JobEventPublisher(Protocol):
     async def publish(self, events: Sequence[JobStatusChanged]) -> None:
         """Tell watchers (progress streams, webhooks) about committed job changes."""
+        ...
+
+
+# -- watching jobs (SSE, webhooks, OpenAI-compatible waits) -----------------------------------
+class JobEventSubscriber(Protocol):
+    def subscribe(self, job_id: str | None = None) -> AbstractAsyncContextManager[
+            asyncio.Queue[JobStatusChanged]]:
+        """A queue of the events of one job (every job when None) published from now on."""
+        ...
+
+
+# -- client-facing request features (idempotency, batches, rate limits, stats) -------------------
+from domain.batches import Batch  # noqa: E402
+from domain.idempotency import IdempotencyRecord, StoredResponse  # noqa: E402
+from domain.rate_limit import RateDecision, RateLimit  # noqa: E402
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency records, each written in its own transaction (outside any unit of work)."""
+
+    async def begin(self, record: IdempotencyRecord, now: datetime) -> IdempotencyRecord | None:
+        """Insert `record` (in progress) atomically, unique on (api_key_id, key); return None when
+        inserted, else the live record already there. A record past its TTL, or in progress for
+        longer than `ABANDONED_AFTER`, is replaced."""
+        ...
+
+    async def complete(self, api_key_id: str, key: str, response: StoredResponse) -> None: ...
+
+    async def release(self, api_key_id: str, key: str) -> None:
+        """Forget an in-progress record, so the key may be used again."""
+        ...
+
+
+class BatchRepository(Protocol):
+    async def add(self, batch: Batch) -> None: ...
+
+    async def get(self, batch_id: str) -> Batch | None: ...
+
+
+class RateLimiter(Protocol):
+    async def acquire(self, bucket: str, limit: RateLimit) -> RateDecision:
+        """Take one token from `bucket`, atomically."""
+        ...
+
+
+class ModelStats(msgspec.Struct, frozen=True, kw_only=True):
+    model: str
+    day: str | None  # "YYYY-MM-DD", or None for the whole window
+    completed: int
+    failed: int
+    cancelled: int
+    credits_spent: int
+    provider_cost_micros: int
+    p50_ms: int | None
+    p95_ms: int | None
+
+
+class StatsReader(Protocol):
+    async def job_stats(self, user_id: str | None, *, since: datetime,
+                        sample_limit: int) -> list[ModelStats]:
+        """Per (model, day) and per model (day None) figures of jobs created since `since`;
+        `user_id` None means every user. Percentiles use at most `sample_limit` newest jobs."""
+        ...
+
+
+class AccountBalance(msgspec.Struct, frozen=True, kw_only=True):
+    account_id: str
+    available: int
+    reserved: int
+    lifetime_spent: int
+
+
+class BalanceLister(Protocol):
+    async def balances(self, *, after: str | None, limit: int) -> list[AccountBalance]:
+        """Balance projections ordered by account id, strictly after `after`."""
+        ...
+
+
+# -- async providers and their webhooks (Replicate, fal) -------------------------------------------
+
+@runtime_checkable
+class AsyncProviderControl(Protocol):
+    """What an async provider (one whose `generate` answers with a provider job id) also offers."""
+
+    async def fetch_result(self, provider_job_id: str, *, model: str = "") -> ProviderResult | None:
+        """The finished result, or None while the provider is still working.
+
+        Raises:
+            JobFailure: when the provider's job ended without a result (failed, cancelled,
+                timed out), classified as in the provider reference's table 0.1.
+            ProviderUnreachable: when the provider could not be asked (network, 5xx, 429).
+        """
+        ...
+
+    async def cancel(self, provider_job_id: str, *, model: str = "") -> None:
+        """Ask the provider to stop; best effort, errors are the caller's to log."""
+        ...
+
+
+class ProviderDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A provider callback whose signature was verified, reduced to what we act on."""
+
+    provider: str
+    delivery_id: str
+    provider_job_id: str
+    finished: bool
+
+
+class WebhookVerifier(Protocol):
+    provider: str
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> ProviderDelivery:
+        """Check the signature over the raw `body` (header names lower-cased) and parse it.
+
+        Raises:
+            WebhookRejected: malformed headers or body (400), or a bad or stale signature (401).
+        """
+        ...
+
+
+class ProviderDeliveryLog(Protocol):
+    """Provider deliveries already handled, kept long enough to outlast provider retries."""
+
+    async def seen(self, provider: str, delivery_id: str) -> bool: ...
+
+    async def record(self, delivery: ProviderDelivery, *, job_id: str | None,
+                     received_at: datetime) -> None:
+        """Remember the delivery; `ConcurrencyConflict` if it is already recorded."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forget deliveries received before `before`; return how many."""
+        ...
+
+
+# -- outgoing webhooks -----------------------------------------------------------------------
+class WebhookStore(Protocol):
+    """Endpoints, deliveries and attempts; each method is its own transaction."""
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
+        """The user's endpoints, oldest first."""
+        ...
+
+    async def delete_endpoint(self, user_id: str, endpoint_id: str) -> bool:
+        """Delete the user's endpoint and its pending deliveries; False if there is none."""
+        ...
+
+    async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None: ...
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
+        """Pending deliveries due by `now`, oldest first, each moved to `lease_until` so that
+        another process claiming at the same time does not get it too."""
+        ...
+
+    async def record_attempt(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:
+        """Store the delivery's new state and the attempt that led to it."""
+        ...
+
+    async def get_delivery(self, delivery_id: str) -> WebhookDelivery | None: ...
+
+    async def deliveries_of(self, user_id: str, *, limit: int, status: str | None = None
+                            ) -> list[WebhookDelivery]:
+        """The user's deliveries, newest first."""
+        ...
+
+    async def attempts_of(self, delivery_id: str) -> list[DeliveryAttempt]:
+        """Oldest first."""
+        ...
+
+    async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+
+class WebhookResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """What one POST to an endpoint came to: a status code, or an error before any answer."""
+
+    status_code: int | None
+    error: str | None = None
+
+
+class WebhookSender(Protocol):
+    async def send(self, url: str, headers: dict[str, str], body: bytes) -> WebhookResponse:
+        """POST once, no redirects followed, address-checked; never raises for network errors."""
+        ...
+
+
+class UrlGuard(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise domain.errors.InvalidRequest(field "url") for a URL we must not call."""
         ...

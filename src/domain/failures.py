@@ -54,6 +54,8 @@ class JobFailure(Exception):
         message: a human-readable reason, safe to show to the job's owner.
         retry_after_s: seconds the provider asked us to wait, when it said so.
         provider_cost_micros: cost already incurred upstream (an output-stage block, say).
+        unknown_outcome: the request may have run upstream (a read timeout on a synchronous
+            provider): a retry may buy the image twice, so `RetryPolicy` retries it at most once.
     """
 
     def __init__(
@@ -63,12 +65,14 @@ class JobFailure(Exception):
         *,
         retry_after_s: float | None = None,
         provider_cost_micros: int = 0,
+        unknown_outcome: bool = False,
     ) -> None:
         super().__init__(f"{error_class.value}: {message}")
         self.error_class = error_class
         self.message = message
         self.retry_after_s = retry_after_s
         self.provider_cost_micros = provider_cost_micros
+        self.unknown_outcome = unknown_outcome
 
 
 _DEFAULT_REFUNDS: dict[str, Settlement] = {cls.value: Settlement.RELEASE for cls in ErrorClass}

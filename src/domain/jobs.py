@@ -110,6 +110,7 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     input_image_ids: tuple[str, ...] = ()
     mask_image_id: str | None = None
     revision: int = 0
+    retry_of_job_id: str | None = None
 
 
 class JobStatusChanged(msgspec.Struct, frozen=True, kw_only=True, tag="job.status_changed"):

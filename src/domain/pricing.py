@@ -42,6 +42,22 @@ class ImageSize(msgspec.Struct, frozen=True):
         return f"{self.width}x{self.height}"
 
 
+class TokenPrices(msgspec.Struct, frozen=True, kw_only=True):
+    """A model's token prices in micro-dollars per million tokens, by direction and modality."""
+
+    text_input: int = 0
+    image_input: int = 0
+    text_output: int = 0
+    image_output: int = 0
+
+    def cost_micros(self, *, text_in: int = 0, image_in: int = 0, text_out: int = 0,
+                    image_out: int = 0) -> int:
+        """The cost of these token counts, rounded up to a whole micro-dollar (never under)."""
+        scaled = (text_in * self.text_input + image_in * self.image_input
+                  + text_out * self.text_output + image_out * self.image_output)
+        return -(-scaled // 1_000_000)
+
+
 class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     """One model a user may ask for, as configured in settings.
 
@@ -56,6 +72,9 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
         supports_edit: whether the model accepts an input image.
         fallbacks: models to try, in order, when this model's provider is unavailable.
         upstream_model: the provider's own id, when it differs from `name`.
+        token_prices: what the provider charges per million tokens of each kind, in
+            micro-dollars (USD 40 per 1M image output tokens is 40_000_000); used with the
+            provider's reported usage instead of `price_micros_per_image` when set.
     """
 
     name: str
@@ -69,6 +88,7 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     supports_edit: bool = False
     fallbacks: tuple[str, ...] = ()
     upstream_model: str = ""
+    token_prices: TokenPrices | None = None
 
     def __post_init__(self) -> None:
         if self.credits_per_image < 0 or self.price_micros_per_image < 0:

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--account", default=None)
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
+    worker = sub.add_parser("worker", help="run Dramatiq workers (production profile)")
+    worker.add_argument("--processes", type=int, default=None)
+    worker.add_argument("--threads", type=int, default=None)
+
+    hooks = sub.add_parser("webhooks", help="run the provider-webhook receiver on its own")
+    hooks.add_argument("--host", default=None)
+    hooks.add_argument("--port", type=int, default=None)
     return parser
 
 

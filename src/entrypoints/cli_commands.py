@@ -12,7 +12,9 @@ import msgspec
 from application.commands import SubmitJob
 from domain.jobs import JobStatus
 from entrypoints.cli_progress import ProgressBar
+from entrypoints.cli_worker import worker
 from entrypoints.container import AppContainer, build_container
+from entrypoints.cli_webhooks import webhooks
 from entrypoints.settings import Settings
 
 LOCAL_USER = "local"
@@ -78,6 +80,9 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"imagegen API on {settings.resolved_base_url} (OpenAPI at /schema)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
                                            log_level="warning", lifespan="on"))
+    # the outbox relay always; the reaper where this process is also the worker (embedded)
+    container.start_background(relay=True, reaper=settings.profile == "embedded",
+                               reconcile=settings.profile == "embedded")  # lost webhooks
     await server.serve()
     return 0
 
@@ -116,6 +121,9 @@ async def ledger_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 async def migrate(args: argparse.Namespace, settings: Settings) -> int:
     async def body(c: AppContainer) -> int:
+        from adapters.persistence.sqlalchemy.engine import create_schema
+
+        await create_schema(c.adapters.engine())  # alembic upgrade heads (embedded start did too)
         print(f"schema is up to date at {settings.resolved_database_url}")
         return 0
 
@@ -136,4 +144,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[int]]] = 
     "credits": _dispatch({"grant": credits_grant}),
     "ledger": _dispatch({"audit": ledger_audit}),
     "migrate": migrate,
+    "worker": worker,
+    "webhooks": webhooks,
 }

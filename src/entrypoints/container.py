@@ -6,14 +6,13 @@ so `UseCases` never knows which profile it runs on. Nothing is built at import t
 
 from __future__ import annotations
 
+import httpx
 from dependency_injector import containers, providers
 
 from adapters.clock import SystemClock
 from adapters.events.in_process import InProcessJobEvents
 from adapters.ids import UlidIdGenerator
-from adapters.image_providers.local import LocalImageProvider
 from adapters.image_providers.registry import StaticProviderRegistry
-from adapters.images.inspector import PillowImageInspector
 from adapters.persistence.sqlalchemy.engine import create_engine
 from adapters.persistence.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from adapters.storage.local_disk import LocalDiskObjectStorage
@@ -26,20 +25,27 @@ from application.use_cases.credits import GetBalance, GrantCredits
 from application.use_cases.ensure_user import EnsureUser
 from application.use_cases.get_image import GetImage
 from application.use_cases.get_job import GetJob
+from application.use_cases.handle_provider_callback import HandleProviderCallback
 from application.use_cases.list_jobs import ListJobs
 from application.use_cases.process_generation import ProcessGeneration
+from application.use_cases.reconcile_awaiting_jobs import ReconcileAwaitingJobs
 from application.use_cases.recover_jobs import RecoverJobs
+from application.use_cases.relay_outbox import RelayOutbox
+from application.use_cases.renew_lease import LeaseKeeper, RenewLease
+from application.use_cases.resume_awaiting_job import ResumeAwaitingJob
 from application.use_cases.settle_failure import FailOrRetry
 from application.use_cases.submit_generation import SubmitGeneration
 from domain.catalog import ModelCatalog
 from domain.retry import RetryPolicy
+from entrypoints.background import BATCH, BackgroundLoops
+from entrypoints.async_provider_wiring import build_inspector, build_webhook_receivers
+from entrypoints.provider_wiring import build_http_client, build_providers
 from entrypoints.settings import Settings
 
 
-def provider_map(settings: Settings, clock: Clock) -> dict[str, ImageProvider]:
+def provider_map(settings: Settings, clock: Clock, http_client: httpx.AsyncClient) -> dict[str, ImageProvider]:
     """The image providers this deployment can call: `local` always, others when keyed."""
-    return {"local": LocalImageProvider(latency_s=settings.local_latency_s,
-                                        failure_rate=settings.local_failure_rate, clock=clock)}
+    return build_providers(settings, clock, http_client)
 
 
 class Core(containers.DeclarativeContainer):
@@ -65,12 +71,50 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
         base_url=core.settings.provided.resolved_base_url,
         signing_key=core.settings.provided.signing_key,
         clock=core.clock)
+    http_client = providers.Singleton(build_http_client, core.settings)  # closed by AppContainer.close
     image_providers = providers.Singleton(
-        StaticProviderRegistry, providers.Callable(provider_map, core.settings, core.clock))
-    inspector = providers.Singleton(PillowImageInspector)
+        StaticProviderRegistry, providers.Callable(provider_map, core.settings, core.clock, http_client))
+    inspector = providers.Singleton(build_inspector, core.settings)  # fetches result URLs
     queue = providers.Singleton(InProcessTaskQueue, concurrency=core.settings.provided.worker_concurrency,
                                 clock=core.clock)
     publisher = providers.Singleton(InProcessJobEvents)
+
+
+# --- production profile (ADR 0010-0013) ------------------------------------------------------
+def _production_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    if not settings.database_url:
+        raise ValueError("the production profile needs DATABASE_URL (or IMAGEGEN_DATABASE_URL)")
+    return create_engine(settings.database_url, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
+                         pool_pre_ping=True)
+
+
+def _production_storage(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+    from entrypoints.storage_wiring import build_object_storage  # S3 imported only here
+
+    return build_object_storage(settings, clock)
+
+
+def _dramatiq_queue(settings: Settings):  # type: ignore[no-untyped-def]
+    from adapters.tasks.dramatiq_queue import DramatiqTaskQueue, make_redis_broker
+
+    return DramatiqTaskQueue(make_redis_broker(settings.redis_url), queue_name=settings.queue_name)
+
+
+class ProductionAdapters(containers.DeclarativeContainer):
+    """Postgres (pooled), S3 storage, Dramatiq on Redis; the same names as `EmbeddedAdapters`."""
+
+    core = providers.DependenciesContainer()
+    engine = providers.Singleton(_production_engine, core.settings)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine)
+    storage = providers.Singleton(_production_storage, core.settings, core.clock)
+    http_client = providers.Singleton(build_http_client, core.settings)  # closed by AppContainer.close
+    image_providers = providers.Singleton(
+        StaticProviderRegistry, providers.Callable(provider_map, core.settings, core.clock, http_client))
+    inspector = providers.Singleton(build_inspector, core.settings)  # fetches result URLs
+    queue = providers.Singleton(_dramatiq_queue, core.settings)
+    publisher = providers.Singleton(InProcessJobEvents)
+# --- end production profile --------------------------------------------------------------------
 
 
 class UseCases(containers.DeclarativeContainer):
@@ -91,10 +135,18 @@ class UseCases(containers.DeclarativeContainer):
         ProcessGeneration, uow=adapters.uow.provider, providers=adapters.image_providers,
         inspector=adapters.inspector, storage=adapters.storage, clock=core.clock,
         publisher=adapters.publisher, fail_or_retry=fail_or_retry,
-        worker_id=_settings.provided.worker_id, lease_s=_settings.provided.lease_s)
+        worker_id=_settings.provided.worker_id, lease_s=_settings.provided.lease_s,
+        lease_keeper=providers.Singleton(
+            LeaseKeeper, providers.Singleton(RenewLease, uow=adapters.uow.provider, clock=core.clock,
+                                             worker_id=_settings.provided.worker_id,
+                                             lease_s=_settings.provided.lease_s),
+            core.clock, _settings.provided.lease_s))
+    relay_outbox = providers.Singleton(RelayOutbox, uow=adapters.uow.provider, queue=adapters.queue,
+                                       clock=core.clock)
     cancel_job = providers.Singleton(CancelJob, uow=adapters.uow.provider, clock=core.clock,
-                                     publisher=adapters.publisher)
-    get_job = providers.Singleton(GetJob, uow=adapters.uow.provider)
+                                     publisher=adapters.publisher, providers=adapters.image_providers)
+    get_job = providers.Singleton(GetJob, uow=adapters.uow.provider, clock=core.clock,
+                                  concurrency=_settings.provided.worker_concurrency)
     list_jobs = providers.Singleton(ListJobs, uow=adapters.uow.provider)
     get_balance = providers.Singleton(GetBalance, uow=adapters.uow.provider)
     grant_credits = providers.Singleton(GrantCredits, uow=adapters.uow.provider, clock=core.clock)
@@ -107,6 +159,18 @@ class UseCases(containers.DeclarativeContainer):
     ensure_user = providers.Singleton(EnsureUser, uow=adapters.uow.provider, clock=core.clock)
     recover_jobs = providers.Singleton(RecoverJobs, uow=adapters.uow.provider, queue=adapters.queue,
                                        clock=core.clock, fail_or_retry=fail_or_retry)
+    # --- async providers and their webhooks (ADR 0023-0025) ---
+    handle_provider_callback = providers.Singleton(
+        HandleProviderCallback, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
+        verifiers=providers.Callable(build_webhook_receivers, core.settings, core.clock))
+    resume_job = providers.Singleton(
+        ResumeAwaitingJob, uow=adapters.uow.provider, providers=adapters.image_providers,
+        finish=process_job.provided.finish, fail_or_retry=fail_or_retry, clock=core.clock,
+        publisher=adapters.publisher, max_wait_s=_settings.provided.awaiting_max_wait_s)
+    reconcile_awaiting_jobs = providers.Singleton(
+        ReconcileAwaitingJobs, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
+        after_s=_settings.provided.awaiting_reconcile_after_s)
+    # --- end async providers ---
 
 
 class AppContainer:
@@ -114,6 +178,7 @@ class AppContainer:
 
     def __init__(self, core: Core, adapters: containers.DeclarativeContainer, use_cases: UseCases) -> None:
         self.core, self.adapters, self.use_cases = core, adapters, use_cases
+        self._loops: BackgroundLoops | None = None
 
     @property
     def settings(self) -> Settings:
@@ -130,7 +195,31 @@ class AppContainer:
 
             await bind_in_process_worker(self)
 
+    def start_background(self, *, relay: bool, reaper: bool, reconcile: bool = False) -> None:
+        """Run the outbox relay and/or the reaper periodically on the running loop until `close`."""
+        self._loops = self._loops or BackgroundLoops()
+        settings, cases = self.settings, self.use_cases
+        if relay:
+            self._loops.start("relay", settings.relay_interval_s, lambda: cases.relay_outbox()(BATCH))
+        if reaper:
+            async def reap() -> int:
+                await cases.recover_jobs()(BATCH)
+                return 0  # never re-run at once: queued jobs stay due until a worker claims them
+
+            self._loops.start("reaper", settings.reaper_interval_s, reap)
+        if reconcile:  # async-provider jobs whose webhook never came (ADR 0025)
+            from entrypoints.periodic import reconcile_step
+
+            self._loops.start("reconciler", settings.reconcile_interval_s, reconcile_step(self))
+
     async def close(self) -> None:
+        if self._loops is not None:
+            await self._loops.stop()
+        from entrypoints.watching_container import close_watching  # ADR 0033-0035
+
+        await close_watching(self)
+        if hasattr(self.adapters, "http_client"):
+            await self.adapters.http_client().aclose()
         queue = self.adapters.queue()
         if hasattr(queue, "close"):
             await queue.close()
@@ -139,9 +228,13 @@ class AppContainer:
 
 def build_container(settings: Settings) -> AppContainer:
     """Wire the process for `settings.profile`."""
-    if settings.profile != "embedded":
-        raise ValueError(f"profile {settings.profile!r} is not wired in this build; use 'embedded'")
-    settings = settings.with_signing_key()
-    core = Core(settings=settings)
-    adapters = EmbeddedAdapters(core=core)
-    return AppContainer(core, adapters, UseCases(core=core, adapters=adapters))
+    if settings.profile == "production":
+        core = Core(settings=settings)
+        adapters: containers.DeclarativeContainer = ProductionAdapters(core=core)
+    else:
+        settings = settings.with_signing_key()
+        core = Core(settings=settings)
+        adapters = EmbeddedAdapters(core=core)
+    from entrypoints.watching_container import install_watching  # webhooks out, metrics (ADR 0033)
+
+    return install_watching(AppContainer(core, adapters, UseCases(core=core, adapters=adapters)))

@@ -15,10 +15,11 @@ log = structlog.get_logger("imagegen.worker")
 async def bind_in_process_worker(container: AppContainer) -> None:
     """Point the in-process queue at ProcessGeneration and re-dispatch work left from before."""
     process = container.use_cases.process_job()
+    resume = container.use_cases.resume_job()  # a job parked at an async provider (ADR 0024)
 
     async def run(job_id: str) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job_id):
-            state = await process(job_id)
+            state = await process(job_id) or await resume(job_id)
             if state is not None:
                 log.info("job.processed", status=state.status.value, user_id=state.user_id,
                          attempts=state.attempts, error_class=state.error_class)

@@ -48,6 +48,69 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     local_failure_rate: float = 0.0
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
+    # -- request limits (ADR 0031): per-key token bucket (0 per minute = off), body size, stats
+    rate_limit_per_minute: int = 600
+    rate_limit_burst: int = 120
+    max_body_bytes: int = 1024 * 1024
+    stats_sample_limit: int = 10_000
+    # --- synchronous real providers (ADR 0020); a provider is wired only when its key is set ---
+    openai_api_key: str = ""
+    gemini_api_key: str = ""
+    openrouter_api_key: str = ""
+    openai_base_url: str = "https://api.openai.com/v1"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    provider_connect_timeout_s: float = 5.0
+    provider_read_timeout_s: float = 300.0
+    # --- end synchronous real providers ---
+    # --- object storage, production profile (S3 + optional CloudFront; see ADR 0014) ---
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""  # MinIO / moto; empty means AWS
+    s3_region: str = ""
+    s3_connect_timeout_s: float = 3.0
+    s3_read_timeout_s: float = 10.0
+    cloudfront_domain: str = ""  # empty: presigned S3 URLs
+    cloudfront_key_id: str = ""
+    cloudfront_private_key: str = ""  # PEM text; or a path in cloudfront_private_key_file
+    cloudfront_private_key_file: str = ""
+    cloudfront_signed: bool = True
+    # --- end object storage ---
+    # --- production data and queue path (ADR 0010-0013) ---
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_s: float = 10.0
+    queue_name: str = "imagegen"
+    relay_interval_s: float = 1.0
+    reaper_interval_s: float = 30.0
+    job_time_limit_s: int = 900
+    # --- end production data and queue path ---
+    # --- async providers and the provider-webhook receiver (ADR 0023-0025) ---
+    replicate_api_token: str = ""
+    replicate_base_url: str = "https://api.replicate.com/v1"
+    replicate_webhook_secrets: tuple[str, ...] = ()  # whsec_...; several during a rotation
+    fal_api_key: str = ""
+    fal_queue_url: str = "https://queue.fal.run"
+    fal_webhook_public_keys: tuple[str, ...] = ()  # JWKS `x` values (base64url Ed25519)
+    webhook_base_url: str = ""  # where providers reach /webhooks/{provider}; default public_base_url
+    webhook_tolerance_s: int = 300
+    awaiting_reconcile_after_s: int = 60  # poll a provider for jobs waiting longer than this
+    awaiting_max_wait_s: int = 3600  # then fail the job with `timeout`
+    reconcile_interval_s: float = 30.0
+    image_fetch_allow_hosts: tuple[str, ...] = ()  # exempt from SSRF address checks (dev, tests)
+    # --- end async providers ---
+    # --- watching jobs and interoperability (ADR 0033-0035) ---
+    webhook_allow_hosts: tuple[str, ...] = ()  # client-webhook hosts exempt from SSRF checks (dev, tests)
+    webhook_delivery_interval_s: float = 1.0
+    webhook_endpoint_cache_s: float = 2.0  # a new endpoint gets events within this long
+    openai_wait_s: float = 120.0  # how long /v1/images/* waits for the job before answering 504
+    # --- end watching ---
+
+    def __repr__(self) -> str:
+        """The default repr with credentials masked, so a logged Settings leaks no key (ADR 0020)."""
+        values = ((name, getattr(self, name)) for name in self.__struct_fields__)
+        shown = (f"{name}={'***' if value and _is_secret(name) else repr(value)}"
+                 for name, value in values)
+        return f"Settings({', '.join(shown)})"
 
     @property
     def resolved_database_url(self) -> str:
@@ -82,9 +145,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "local_failure_rate": float(get("IMAGEGEN_LOCAL_FAILURE_RATE", "0")),
             "log_format": get("IMAGEGEN_LOG_FORMAT", "auto"),
             "log_level": get("IMAGEGEN_LOG_LEVEL", "info"),
+            "rate_limit_per_minute": int(get("IMAGEGEN_RATE_LIMIT_PER_MINUTE", "600")),
+            "rate_limit_burst": int(get("IMAGEGEN_RATE_LIMIT_BURST", "120")),
+            "max_body_bytes": int(get("IMAGEGEN_MAX_BODY_BYTES", str(1024 * 1024))),
         }
         secret = get("IMAGEGEN_SIGNING_KEY")
         values["signing_key"] = secret.encode() if secret else b""
+        values.update(_object_storage_env(env))
+        values.update(_queue_path_env(env))
+        values.update(_sync_provider_env(env))
+        values.update(_async_provider_env(env))
+        values.update(_watching_env(env))
         values.update(overrides)
         return msgspec.convert(values, cls, strict=False)
 
@@ -119,3 +190,76 @@ def _database_url(env: dict[str, str]) -> str:
 def _refund_policy(capture_on: str) -> RefundPolicy:
     names = [n.strip() for n in capture_on.split(",") if n.strip()]
     return RefundPolicy(overrides={n: Settlement.CAPTURE for n in names})
+
+
+def _object_storage_env(env: dict[str, str]) -> dict[str, object]:
+    """The S3 / CloudFront settings (IMAGEGEN_S3_*, IMAGEGEN_CLOUDFRONT_*) that are set."""
+    names = ["s3_bucket", "s3_endpoint_url", "s3_region", "s3_connect_timeout_s",
+             "s3_read_timeout_s", "cloudfront_domain", "cloudfront_key_id",
+             "cloudfront_private_key", "cloudfront_private_key_file"]
+    values: dict[str, object] = {n: env[f"IMAGEGEN_{n.upper()}"] for n in names
+                                 if f"IMAGEGEN_{n.upper()}" in env}
+    if "IMAGEGEN_IMAGE_URL_TTL_S" in env:
+        values["image_url_ttl_s"] = int(env["IMAGEGEN_IMAGE_URL_TTL_S"])
+    if "IMAGEGEN_CLOUDFRONT_SIGNED" in env:
+        values["cloudfront_signed"] = env["IMAGEGEN_CLOUDFRONT_SIGNED"].strip().lower() not in (
+            "0", "false", "no", "off")
+    return values
+
+
+def _is_secret(field: str) -> bool:
+    return field.endswith(("_key", "_api_key", "_token", "_secret", "_secrets"))
+
+
+def _sync_provider_env(env: dict[str, str]) -> dict[str, object]:
+    """Provider keys (IMAGEGEN_<P>_API_KEY, else the vendor's own <P>_API_KEY), URLs, timeouts."""
+    values: dict[str, object] = {}
+    for vendor in ("openai", "gemini", "openrouter"):
+        key = env.get(f"IMAGEGEN_{vendor.upper()}_API_KEY") or env.get(f"{vendor.upper()}_API_KEY")
+        if key:
+            values[f"{vendor}_api_key"] = key
+        if env.get(f"IMAGEGEN_{vendor.upper()}_BASE_URL"):
+            values[f"{vendor}_base_url"] = env[f"IMAGEGEN_{vendor.upper()}_BASE_URL"]
+    for name in ("provider_connect_timeout_s", "provider_read_timeout_s"):
+        if f"IMAGEGEN_{name.upper()}" in env:
+            values[name] = float(env[f"IMAGEGEN_{name.upper()}"])
+    return values
+
+
+def _queue_path_env(env: dict[str, str]) -> dict[str, object]:
+    """Pool, queue, relay and reaper settings (IMAGEGEN_DB_*, IMAGEGEN_QUEUE_NAME, ...) that are set."""
+    names = ["db_pool_size", "db_max_overflow", "db_pool_timeout_s", "queue_name",
+             "relay_interval_s", "reaper_interval_s", "job_time_limit_s"]
+    return {n: env[f"IMAGEGEN_{n.upper()}"] for n in names if f"IMAGEGEN_{n.upper()}" in env}
+
+
+def _async_provider_env(env: dict[str, str]) -> dict[str, object]:
+    """IMAGEGEN_REPLICATE_*, IMAGEGEN_FAL_*, IMAGEGEN_WEBHOOK_* and friends that are set."""
+    plain = ["replicate_api_token", "replicate_base_url", "fal_api_key", "fal_queue_url",
+             "webhook_base_url", "webhook_tolerance_s", "awaiting_reconcile_after_s",
+             "awaiting_max_wait_s", "reconcile_interval_s"]
+    values: dict[str, object] = {n: env[f"IMAGEGEN_{n.upper()}"] for n in plain
+                                 if f"IMAGEGEN_{n.upper()}" in env}
+    if "REPLICATE_API_TOKEN" in env and "replicate_api_token" not in values:
+        values["replicate_api_token"] = env["REPLICATE_API_TOKEN"]
+    if "FAL_KEY" in env and "fal_api_key" not in values:
+        values["fal_api_key"] = env["FAL_KEY"]
+    lists = {"replicate_webhook_secrets": "IMAGEGEN_REPLICATE_WEBHOOK_SECRETS",
+             "fal_webhook_public_keys": "IMAGEGEN_FAL_WEBHOOK_PUBLIC_KEYS",
+             "image_fetch_allow_hosts": "IMAGEGEN_IMAGE_FETCH_ALLOW_HOSTS"}
+    for name, var in lists.items():
+        if var in env:
+            values[name] = tuple(p for p in env[var].replace(",", " ").split() if p)
+    return values
+
+
+def _watching_env(env: dict[str, str]) -> dict[str, object]:
+    """IMAGEGEN_WEBHOOK_ALLOW_HOSTS, IMAGEGEN_WEBHOOK_DELIVERY_INTERVAL_S, IMAGEGEN_OPENAI_WAIT_S."""
+    values: dict[str, object] = {}
+    if "IMAGEGEN_WEBHOOK_ALLOW_HOSTS" in env:
+        raw = env["IMAGEGEN_WEBHOOK_ALLOW_HOSTS"].replace(",", " ").split()
+        values["webhook_allow_hosts"] = tuple(raw)
+    for name in ("webhook_delivery_interval_s", "webhook_endpoint_cache_s", "openai_wait_s"):
+        if f"IMAGEGEN_{name.upper()}" in env:
+            values[name] = float(env[f"IMAGEGEN_{name.upper()}"])
+    return values

@@ -227,3 +227,31 @@ class JobRepositoryContract(PersistenceContract):
             await uow.jobs.add(job)
         assert uow.collect_new_events() == []
         assert len(job.pending_events) == 1
+
+    async def test_recent_processing_times_are_the_newest_completed_jobs_of_the_model(self) -> None:
+        def finished(job_id: str, model: str, start: float, took: float, *, complete: bool = True) -> Job:
+            job = queued_job(job_id, model=model, created_at=at(start - 1))
+            job.start(now=at(start), worker_id="w1", lease_expires_at=at(start + 600))
+            job.begin_generation(now=at(start + 0.1))
+            if complete:
+                job.begin_upload(now=at(start + took - 0.1), provider_cost_micros=0)
+                job.complete(now=at(start + took), image_ids=("img_1",), charged_credits=1)
+            else:
+                job.cancel(now=at(start + took))
+            return job
+
+        jobs = [finished("job_old", "sdxl", 10, 2.0), finished("job_mid", "sdxl", 20, 4.5),
+                finished("job_new", "sdxl", 30, 3.0), finished("job_other", "flux", 40, 9.0),
+                finished("job_cancelled", "sdxl", 50, 1.0, complete=False),
+                queued_job("job_waiting", model="sdxl")]
+        async with self.make_uow() as uow:
+            for job in jobs:
+                await uow.jobs.add(job)
+            await uow.commit()
+        async with self.make_uow() as uow:
+            two = await uow.jobs.recent_processing_seconds("sdxl", 2)
+            every = await uow.jobs.recent_processing_seconds("sdxl", 10)
+            none = await uow.jobs.recent_processing_seconds("dall-e-3", 10)
+        assert two == pytest.approx([3.0, 4.5])
+        assert every == pytest.approx([3.0, 4.5, 2.0])
+        assert none == []

@@ -11,13 +11,13 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from application.ports import JobEventPublisher
+from application.ports import JobEventPublisher, JobEventSubscriber
 from domain.jobs import JobStatusChanged
 
 QUEUE_SIZE = 64
 
 
-class InProcessJobEvents(JobEventPublisher):
+class InProcessJobEvents(JobEventPublisher, JobEventSubscriber):
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[JobStatusChanged]]] = defaultdict(set)
         self._listeners: list[asyncio.Queue[JobStatusChanged]] = []

@@ -6,14 +6,13 @@ import asyncio
 import base64
 import binascii
 import io
-import ipaddress
-import socket
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from typing import Protocol
 
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from adapters.net.address_guard import Resolver, is_ip, is_public_address, system_resolver  # shared
 from application.ports import GeneratedImage, ImageInfo, ImageInspector
 from domain.failures import ErrorClass, JobFailure
 
@@ -22,7 +21,6 @@ FORMATS = {
     "PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp"),
 }
 
-Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 def _invalid(message: str) -> JobFailure:
@@ -117,26 +115,7 @@ def decode_image(data: bytes, max_pixels: int) -> ImageInfo:
                      data=data)
 
 
-def is_public_address(address: str) -> bool:
-    """Tell whether `address` is public (not private, loopback, link-local, reserved, multicast)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve `host` with the event loop's getaddrinfo; return every address."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+_is_ip = is_ip
 
 
 class HttpxUrlFetcher(UrlFetcher):

@@ -80,6 +80,23 @@ class InMemoryJobRepository(JobRepository):
         ) or (s.status in _LEASED and s.lease_expires_at is not None and s.lease_expires_at < now)]
         return [s.id for s in sorted(due, key=_key)[:limit]]
 
+    async def recent_processing_seconds(self, model: str, limit: int) -> list[float]:
+        done = sorted((s for s in self._all() if s.model == model and s.status is JobStatus.COMPLETED
+                       and s.started_at is not None and s.completed_at is not None),
+                      key=lambda s: (s.completed_at, s.id), reverse=True)
+        return [(s.completed_at - s.started_at).total_seconds()  # type: ignore[operator]
+                for s in done[:limit]]
+
+    async def by_provider_job_id(self, provider: str, provider_job_id: str) -> Job | None:
+        found = [s for s in self._all()
+                 if s.provider == provider and s.provider_job_id == provider_job_id]
+        return Job(max(found, key=_key)) if found else None
+
+    async def awaiting_callback_since(self, before: datetime, limit: int) -> list[str]:
+        waiting = [s for s in self._all()
+                   if s.status is JobStatus.AWAITING_CALLBACK and s.updated_at < before]
+        return [s.id for s in sorted(waiting, key=_key)[:limit]]
+
     # -- unit of work ----------------------------------------------------------------------
     def check_commit(self) -> None:
         for job_id, base in self._base.items():

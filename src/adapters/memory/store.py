@@ -43,4 +43,7 @@ class InMemoryDatabase:
         self.storage_usage: dict[str, int] = {}  # user id -> bytes used
         self.users: dict[str, bytes] = {}  # user id -> User
         self.api_keys: dict[str, bytes] = {}  # key hash -> ApiKey
+        self.outbox: dict[str, bytes] = {}  # message id -> OutboxMessage
+        self.batches: dict[str, bytes] = {}  # batch id -> Batch
+        self.provider_deliveries: dict[str, bytes] = {}  # provider:delivery id -> record
         self.unavailable = False

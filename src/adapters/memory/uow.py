@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Protocol, Self
 
+from adapters.memory.batches import InMemoryBatchRepository
 from adapters.memory.images import InMemoryImageRepository
 from adapters.memory.jobs import InMemoryJobRepository
 from adapters.memory.ledger import InMemoryLedgerStore
+from adapters.memory.outbox import InMemoryOutboxRepository
+from adapters.memory.provider_deliveries import InMemoryProviderDeliveryLog
 from adapters.memory.quotas import InMemoryQuotaRepository
 from adapters.memory.store import InMemoryDatabase
 from adapters.memory.users import InMemoryUserRepository
@@ -41,8 +44,12 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.images = InMemoryImageRepository(db, guard)
         self.users = InMemoryUserRepository(db, guard)
         self.quotas = InMemoryQuotaRepository(db, self.users)
+        self.outbox = InMemoryOutboxRepository(db, guard)
+        self.batches = InMemoryBatchRepository(db, guard)
+        self.provider_deliveries = InMemoryProviderDeliveryLog(db, guard)
         self._staging: tuple[_Staging, ...] = (
-            self.jobs, self.ledgers, self.images, self.users, self.quotas)
+            self.jobs, self.ledgers, self.images, self.users, self.quotas, self.outbox, self.batches,
+            self.provider_deliveries)
 
     async def __aenter__(self) -> Self:
         """Raise `ServiceUnavailable` while the database is marked unavailable."""

@@ -45,6 +45,11 @@ class InProcessTaskQueue(TaskQueue):
         self._handler = handler
 
     @property
+    def alive(self) -> bool:
+        """True until `close`: the queue accepts work (readiness)."""
+        return not self._closed
+
+    @property
     def size(self) -> int:
         """Tasks waiting, delayed or running."""
         return len(self._tasks)

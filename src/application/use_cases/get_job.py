@@ -1,24 +1,33 @@
-"""GetJob: one job of the caller's, with its queue position and images."""
+"""GetJob: one job of the caller's, with its queue position, ETA and images."""
 
 from __future__ import annotations
 
 import msgspec
 
 from application.errors import NotFound
-from application.ports import UnitOfWorkFactory
+from application.ports import Clock, UnitOfWorkFactory
+from domain.eta import estimate_eta_s
 from domain.images import StoredImage
 from domain.jobs import JobState
+
+#: How many recent completed jobs of the same model the ETA is estimated from.
+ETA_SAMPLE = 20
 
 
 class JobView(msgspec.Struct, frozen=True, kw_only=True):
     job: JobState
     queue_position: int
     images: list[StoredImage]
+    eta_seconds: int | None = None
 
 
 class GetJob:
-    def __init__(self, *, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock | None = None,
+                 concurrency: int = 1) -> None:
+        """`clock` enables the ETA (None leaves it out); `concurrency` is the workers' total."""
         self._uow = uow
+        self._clock = clock
+        self._concurrency = concurrency
 
     async def __call__(self, user_id: str, job_id: str) -> JobView:
         """Raise NotFound for a missing job and for another user's job alike."""
@@ -28,4 +37,10 @@ class GetJob:
                 raise NotFound("job", job_id)
             position = await uow.jobs.queue_position(job.state)
             images = await uow.images.for_job(job_id)
-        return JobView(job=job.state, queue_position=position, images=images)
+            eta = None
+            if self._clock is not None:
+                recent = ([] if job.status.terminal else
+                          await uow.jobs.recent_processing_seconds(job.state.model, ETA_SAMPLE))
+                eta = estimate_eta_s(job.state, recent_durations_s=recent, queue_position=position,
+                                     concurrency=self._concurrency, now=self._clock.now())
+        return JobView(job=job.state, queue_position=position, images=images, eta_seconds=eta)

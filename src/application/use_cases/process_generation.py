@@ -17,6 +17,7 @@ from application.ports import (
     Clock, ImageInfo, ImageInspector, JobEventPublisher, ObjectStorage, ProviderRegistry,
     ProviderRequest, ProviderResult, UnitOfWorkFactory,
 )
+from application.use_cases.renew_lease import LeaseKeeper
 from application.use_cases.settle_failure import FailOrRetry
 from domain.errors import StorageQuotaExceeded
 from domain.failures import ErrorClass, JobFailure
@@ -28,17 +29,25 @@ class ProcessGeneration:
     def __init__(self, *, uow: UnitOfWorkFactory, providers: ProviderRegistry,
                  inspector: ImageInspector, storage: ObjectStorage, clock: Clock,
                  publisher: JobEventPublisher, fail_or_retry: FailOrRetry, worker_id: str,
-                 lease_s: int = 300) -> None:
+                 lease_s: int = 300, lease_keeper: LeaseKeeper | None = None) -> None:
         self._uow, self._providers, self._inspector = uow, providers, inspector
         self._storage, self._clock, self._publisher = storage, clock, publisher
         self._fail_or_retry, self._worker_id = fail_or_retry, worker_id
         self._lease = timedelta(seconds=lease_s)
+        self._keeper = lease_keeper
 
     async def __call__(self, job_id: str) -> JobState | None:
         """Process the job if it is queued and due; return its state after (None if skipped)."""
         job = await self._claim(job_id)
         if job is None:
             return None
+        if self._keeper is None:
+            return await self._run(job)
+        async with self._keeper.hold(job_id):  # renew the lease while the provider works
+            return await self._run(job)
+
+    async def _run(self, job: JobState) -> JobState | None:
+        job_id = job.id
         try:
             result = await self._generate(job)
         except JobFailure as failure:
@@ -48,7 +57,7 @@ class ProcessGeneration:
             await self._fail_unexpectedly(job_id, exc, FailureStage.GENERATING)
             raise
         if result.pending:
-            return await self._park(job_id, result)
+            return await retry_on_conflict(lambda: self._park(job_id, result))
         return await self.finish(job_id, result)
 
     async def finish(self, job_id: str, result: ProviderResult) -> JobState | None:
@@ -57,8 +66,9 @@ class ProcessGeneration:
         try:
             images = await self._inspect(result)
             stage = FailureStage.UPLOADING
-            job = await self._begin_upload(job_id, sum(len(i.data) for i in images),
-                                           result.cost_micros or 0)
+            total = sum(len(i.data) for i in images)
+            job = await retry_on_conflict(  # a lease renewal may have saved the row meanwhile
+                lambda: self._begin_upload(job_id, total, result.cost_micros or 0))
             if job is None:
                 return await self._state(job_id)
             records = await self._upload(job, images)
@@ -112,6 +122,8 @@ class ProcessGeneration:
             user_ref=hashlib.sha256(job.user_id.encode()).hexdigest()[:32]))
 
     async def _input_images(self, job: JobState) -> tuple[tuple[bytes, ...], bytes | None]:
+        if not (job.input_image_ids or job.parent_job_id or job.mask_image_id):
+            return (), None  # a plain generation reads nothing more
         async with self._uow() as uow:
             ids = list(job.input_image_ids)
             if not ids and job.parent_job_id:

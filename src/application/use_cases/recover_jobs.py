@@ -28,5 +28,5 @@ class RecoverJobs:
             else:
                 stage = FailureStage.UPLOADING if job.status is JobStatus.UPLOADING else FailureStage.GENERATING
                 lost = JobFailure(ErrorClass.TIMEOUT, f"worker {job.state.worker_id} stopped renewing its lease")
-                await self._fail_or_retry(job.id, lost, stage)
+                await self._fail_or_retry(job.id, lost, stage, lapsed_worker=job.state.worker_id or "")
         return len(jobs)

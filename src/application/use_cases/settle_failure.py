@@ -7,12 +7,12 @@ reservation as the refund policy says, in the same unit of work.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from application.conflicts import retry_on_conflict
 from application.ports import Clock, JobEventPublisher, TaskQueue, UnitOfWorkFactory
 from domain.failures import JobFailure, RefundPolicy, Settlement
-from domain.jobs import FailureStage
+from domain.jobs import FailureStage, JobState
 from domain.retry import RetryPolicy
 
 
@@ -24,14 +24,21 @@ class FailOrRetry:
         self._retry, self._refunds = retry_policy, refund_policy
 
     async def __call__(self, job_id: str, failure: JobFailure, stage: FailureStage,
-                       *, allow_retry: bool = True) -> float | None:
-        """Record the failure; return the retry delay in seconds, or None if the job failed."""
+                       *, allow_retry: bool = True, lapsed_worker: str | None = None) -> float | None:
+        """Record the failure; return the retry delay in seconds, or None if the job failed.
+
+        With `lapsed_worker` (the reaper's call) nothing happens unless the job is still held
+        by that worker under a lease that has expired: the reaper read the job earlier, and
+        meanwhile the worker may have renewed, or another attempt may have begun.
+        """
 
         async def attempt() -> float | None:
             now = self._clock.now()
             async with self._uow() as uow:
                 job = await uow.jobs.get(job_id)
                 if job is None or job.status.terminal:
+                    return None
+                if lapsed_worker is not None and not _lapsed(job.state, lapsed_worker, now):
                     return None
                 delay = self._retry.delay_before_retry(failure, job.state.attempts) if allow_retry else None
                 if delay is not None:
@@ -60,3 +67,8 @@ class FailOrRetry:
         if delay is not None:
             await self._queue.enqueue(job_id, delay_s=delay)
         return delay
+
+
+def _lapsed(state: JobState, worker_id: str, now: datetime) -> bool:
+    expires = state.lease_expires_at
+    return state.worker_id == worker_id and expires is not None and expires < now

@@ -1,7 +1,9 @@
 """SubmitGeneration: validate, estimate, reserve credits, create the job, enqueue it.
 
-All or nothing: the reservation and the job commit in one unit of work, so a rejected request
-(bad input, unknown model, too few credits) leaves no job and no ledger event behind.
+All or nothing: the reservation, the job and its outbox message commit in one unit of work, so
+a rejected request (bad input, unknown model, too few credits) leaves no job and no ledger
+event behind, and an accepted one is never lost by the queue: the message is published right
+after the commit, or later by the outbox relay if the queue could not take it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import msgspec
 
 from application.commands import SubmitJob
 from application.conflicts import retry_on_conflict
-from application.ports import Clock, IdGenerator, JobEventPublisher, ProviderRegistry, TaskQueue, UnitOfWorkFactory
+from application.ports import (
+    Clock, IdGenerator, JobEventPublisher, OutboxMessage, ProviderRegistry, TaskQueue,
+    UnitOfWorkFactory,
+)
+from application.use_cases.relay_outbox import DISPATCH_JOB, RelayOutbox
 from domain.catalog import ModelCatalog
 from domain.credits import Balance
 from domain.errors import InvalidRequest
@@ -32,6 +38,7 @@ class SubmitGeneration:
         self._uow, self._catalog, self._providers = uow, catalog, providers
         self._queue, self._clock, self._ids, self._publisher = queue, clock, ids, publisher
         self._ttl = timedelta(seconds=reservation_ttl_s)
+        self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
 
     async def __call__(self, cmd: SubmitJob) -> SubmitResult:
         spec = self._catalog.get(cmd.model)
@@ -56,16 +63,20 @@ class SubmitGeneration:
                     seed=cmd.seed, project_id=cmd.project_id, parent_job_id=cmd.parent_job_id,
                     kind="edit" if cmd.input_image_ids or cmd.parent_job_id else "generate",
                     input_image_ids=cmd.input_image_ids, mask_image_id=cmd.mask_image_id,
-                    estimated_credits=credits, created_at=now, updated_at=now))
+                    estimated_credits=credits, created_at=now, updated_at=now,
+                    retry_of_job_id=cmd.retry_of_job_id))
                 await uow.jobs.add(job)
                 await uow.ledgers.append(ledger)
+                await uow.outbox.add(message)
                 await uow.commit()
                 events = uow.collect_new_events()
             await self._publisher.publish(events)
             return SubmitResult(job=job.state, balance=ledger.balance)
 
+        message = OutboxMessage(id=self._ids.new_id("msg"), job_id=job_id, topic=DISPATCH_JOB,
+                                created_at=self._clock.now())
         result = await retry_on_conflict(attempt)
-        await self._queue.enqueue(job_id)
+        await self._relay.publish_committed(message)
         return result
 
     @staticmethod

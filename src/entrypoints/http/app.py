@@ -16,8 +16,12 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.routes_account import read_balance, read_image
 from entrypoints.http.routes_files import read_file
 from entrypoints.http.routes_jobs import JobsController
+from entrypoints.http.request_features import HANDLERS as REQUEST_HANDLERS  # batches, stats, admin...
+from entrypoints.http.request_features import request_dependencies, request_middleware
 from entrypoints.http.schemas import Health
+from entrypoints.http.watching import watching_dependencies, watching_handlers  # SSE, webhooks, OpenAI, metrics
 from entrypoints.settings import Settings
+from entrypoints.webhooks import receive_provider_webhook
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -51,9 +55,15 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
     dependencies["settings"] = Provide(lambda: container.settings, use_cache=True, sync_to_thread=False)
     dependencies["storage"] = Provide(lambda: container.adapters.storage(), use_cache=True,
                                       sync_to_thread=False)
+    dependencies.update(watching_dependencies(container))
+    dependencies.update(request_dependencies(container))
 
     async def startup() -> None:
         await container.start(run_worker=run_worker)
+        if run_worker:  # the embedded process delivers client webhooks too (ADR 0034)
+            from entrypoints.watching_container import start_watching_loops
+
+            start_watching_loops(container)
 
     async def shutdown() -> None:
         await container.close()
@@ -63,13 +73,16 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
         structlog.contextvars.bind_contextvars(path=request.url.path)
 
     app = Litestar(
-        route_handlers=[JobsController, read_balance, read_image, read_file, healthz],
+        route_handlers=[JobsController, read_balance, read_image, read_file, healthz,
+                        *watching_handlers(), *REQUEST_HANDLERS,
+                        receive_provider_webhook],  # provider callbacks (ADR 0025)
+        middleware=request_middleware(container),  # rate limits, then Idempotency-Key
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_startup=[startup] if manage_container else [],
         on_shutdown=[shutdown] if manage_container else [],
         before_request=bind_request_context,
-        request_max_body_size=MAX_BODY_BYTES,
+        request_max_body_size=container.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="imagegen", version="0.1.0", path="/schema",
             components=Components(security_schemes={
@@ -77,5 +90,9 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
             security=[{"bearer": []}]),
     )
     app.state.container = container
+    from entrypoints.http.openapi_docs import document_error_bodies, document_outgoing_webhooks
+
+    document_error_bodies(app)  # 400 bodies as sent; the webhooks we send (ADR 0034-0035)
+    document_outgoing_webhooks(app)
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from litestar import Request
 
 from application.principal import Principal
@@ -21,7 +22,7 @@ def principal_provider(authenticate: Authenticate):  # type: ignore[no-untyped-d
 
     async def provide_principal(request: Request) -> Principal:
         principal = await authenticate(bearer_token(request))
-        request.scope.setdefault("state", {})["user_id"] = principal.user_id
+        structlog.contextvars.bind_contextvars(user_id=principal.user_id)
         return principal
 
     return provide_principal

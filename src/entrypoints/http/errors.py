@@ -63,7 +63,8 @@ def _unauthorized(_: Request, exc: Unauthorized) -> Response:
 
 
 def _forbidden(_: Request, exc: Forbidden) -> Response:
-    return error_response(403, ErrorDetail(type="forbidden", message=str(exc)))
+    return error_response(403, ErrorDetail(type="forbidden", message=str(exc), field="Authorization",
+                                           reason=str(exc)))
 
 
 def _unavailable(_: Request, exc: Exception) -> Response:

@@ -44,7 +44,8 @@ class JobsController(Controller):
     async def read(self, job_id: FromPath[str], principal: NamedDependency[Principal],
                    get_job: NamedDependency[GetJob]) -> JobOut:
         view = await get_job(principal.user_id, job_id)
-        return job_out(view.job, queue_position=view.queue_position, images=view.images)
+        return job_out(view.job, queue_position=view.queue_position, images=view.images,
+                       eta_seconds=view.eta_seconds)
 
     @get("/", summary="The caller's jobs, newest first")
     async def list_jobs_route(

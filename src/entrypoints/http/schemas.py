@@ -96,6 +96,8 @@ class JobOut(Api):
     error: JobError | None
     images: list[ImageRef]
     timestamps: Timestamps
+    eta_seconds: int | None = msgspec.field(default=None)  # seconds to completion, from recent jobs
+    retry_of_job_id: str | None = None  # the failed or cancelled job this one retries
 
 
 class JobPageOut(Api):

@@ -15,7 +15,8 @@ def balance_out(balance: Balance) -> BalanceOut:
                       lifetime_spent=balance.lifetime_spent)
 
 
-def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage] | None = None) -> JobOut:
+def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage] | None = None,
+            eta_seconds: int | None = None) -> JobOut:
     error = None
     if job.error_class is not None and job.status.value in ("failed", "queued"):
         error = JobError(error_class=job.error_class, message=job.error_message or "",
@@ -23,9 +24,9 @@ def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage]
     return JobOut(
         id=job.id, status=job.status.value, kind=job.kind, model=job.model, provider=job.provider,
         prompt=job.prompt, size=f"{job.width}x{job.height}", n=job.n, seed=job.seed,
-        project_id=job.project_id, parent_job_id=job.parent_job_id,
+        project_id=job.project_id, parent_job_id=job.parent_job_id, retry_of_job_id=job.retry_of_job_id,
         progress=Progress(percent=job.progress_percent, step=job.current_step),
-        queue_position=queue_position, attempts=job.attempts,
+        queue_position=queue_position, eta_seconds=eta_seconds, attempts=job.attempts,
         estimated_credits=job.estimated_credits, charged_credits=job.charged_credits,
         provider_cost_micros=job.provider_cost_micros, error=error,
         images=[ImageRef(id=i.id, index=i.index, content_type=i.content_type, width=i.width,

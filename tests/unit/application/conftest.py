@@ -89,7 +89,7 @@ class World:
         return CancelJob(uow=self.uow, clock=self.clock, publisher=self.events)
 
     def get_job(self) -> GetJob:
-        return GetJob(uow=self.uow)
+        return GetJob(uow=self.uow, clock=self.clock, concurrency=2)
 
     def balance(self) -> GetBalance:
         return GetBalance(uow=self.uow)

@@ -63,3 +63,20 @@ def test_the_policy_can_be_tuned() -> None:
     assert policy.delay_before_retry(failure(), 1) == 0.5
     assert policy.delay_before_retry(failure(), 2) is None
     assert policy.delay_before_retry(failure(retry_after_s=11), 1) is None
+
+
+def test_an_unknown_outcome_is_retried_only_after_the_first_attempt() -> None:
+    unknown = JobFailure(ErrorClass.TIMEOUT, "read timeout", unknown_outcome=True)
+
+    assert POLICY.delay_before_retry(unknown, 1) == 2.0
+    assert POLICY.delay_before_retry(unknown, 2) is None
+
+
+def test_a_timeout_known_not_to_have_run_keeps_the_normal_retries() -> None:
+    assert POLICY.delay_before_retry(JobFailure(ErrorClass.TIMEOUT, "408"), 3) == 8.0
+
+
+def test_unknown_outcome_retries_can_be_turned_off() -> None:
+    unknown = JobFailure(ErrorClass.TIMEOUT, "read timeout", unknown_outcome=True)
+
+    assert RetryPolicy(max_unknown_outcome_retries=0).delay_before_retry(unknown, 1) is None

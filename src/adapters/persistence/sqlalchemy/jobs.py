@@ -112,3 +112,24 @@ class SqlAlchemyJobRepository(JobRepository):
         query = (select(jobs.c.id).where(or_(queued_and_due, lease_lapsed))
                  .order_by(jobs.c.created_at, jobs.c.id).limit(limit))
         return list((await self._db.execute("select jobs due for dispatch", query)).scalars())
+
+    async def recent_processing_seconds(self, model: str, limit: int) -> list[float]:
+        query = (select(jobs.c.started_at, jobs.c.completed_at)
+                 .where(jobs.c.model == model, jobs.c.status == JobStatus.COMPLETED.value,
+                        jobs.c.started_at.is_not(None), jobs.c.completed_at.is_not(None))
+                 .order_by(jobs.c.completed_at.desc(), jobs.c.id.desc()).limit(limit))
+        rows = (await self._db.execute(f"recent processing times of {model}", query)).all()
+        return [(row.completed_at - row.started_at).total_seconds() for row in rows]
+
+    async def by_provider_job_id(self, provider: str, provider_job_id: str) -> Job | None:
+        query = (select(jobs).where(jobs.c.provider_job_id == provider_job_id,
+                                    jobs.c.provider == provider)
+                 .order_by(jobs.c.created_at.desc()).limit(1))
+        row = (await self._db.execute(f"find job of {provider} {provider_job_id}", query)).first()
+        return None if row is None else Job(_to_domain(row))
+
+    async def awaiting_callback_since(self, before: datetime, limit: int) -> list[str]:
+        query = (select(jobs.c.id)
+                 .where(jobs.c.status == JobStatus.AWAITING_CALLBACK.value, jobs.c.updated_at < before)
+                 .order_by(jobs.c.created_at, jobs.c.id).limit(limit))
+        return list((await self._db.execute("select jobs awaiting a callback", query)).scalars())

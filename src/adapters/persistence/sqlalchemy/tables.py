@@ -114,6 +114,7 @@ jobs = Table(
     Column("input_image_ids", Text, nullable=False),  # JSON array of ids
     _id("mask_image_id"),
     Column("revision", Integer, nullable=False),
+    _id("retry_of_job_id"),  # the failed or cancelled job this one retries (migration 0003)
     Index(None, "user_id", "created_at"),
     Index(None, "status", "created_at"),
     Index(None, "project_id"),
@@ -189,3 +190,9 @@ api_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
 )
+
+# Tables defined in their own modules register on `metadata` when imported here.
+from adapters.persistence.sqlalchemy import tables_outbox  # noqa: E402,F401
+from adapters.persistence.sqlalchemy import tables_requests  # noqa: E402,F401
+from adapters.persistence.sqlalchemy import tables_webhooks  # noqa: E402,F401
+from adapters.persistence.sqlalchemy import tables_client_webhooks  # noqa: E402,F401

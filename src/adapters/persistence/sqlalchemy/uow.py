@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.persistence import ConflictGuard, JobEventCollector
 from adapters.persistence.sqlalchemy.engine import GuardedConnection, connect, translated_errors
+from adapters.persistence.sqlalchemy.batches import SqlAlchemyBatchRepository
 from adapters.persistence.sqlalchemy.images import SqlAlchemyImageRepository
 from adapters.persistence.sqlalchemy.jobs import SqlAlchemyJobRepository
 from adapters.persistence.sqlalchemy.ledger import SqlAlchemyLedgerStore
+from adapters.persistence.sqlalchemy.outbox import SqlAlchemyOutboxRepository
+from adapters.persistence.sqlalchemy.provider_deliveries import SqlAlchemyProviderDeliveryLog
 from adapters.persistence.sqlalchemy.quotas import SqlAlchemyQuotaRepository
 from adapters.persistence.sqlalchemy.users import SqlAlchemyUserRepository
 from application.ports import UnitOfWork
@@ -50,6 +53,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.images = SqlAlchemyImageRepository(db)
         self.quotas = SqlAlchemyQuotaRepository(db)
         self.users = SqlAlchemyUserRepository(db)
+        self.batches = SqlAlchemyBatchRepository(db)
+        self.outbox = SqlAlchemyOutboxRepository(db)
+        self.provider_deliveries = SqlAlchemyProviderDeliveryLog(db)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,0 +1,1 @@
+"""CDN adapters: URL signers for objects served through a CDN (CloudFront)."""

@@ -1,0 +1,65 @@
+"""Webhook endpoints, deliveries and attempts in memory (tests and the contract suite)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import msgspec
+
+from application.ports import WebhookStore
+from domain.webhooks import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+
+
+class InMemoryWebhookStore(WebhookStore):
+    def __init__(self) -> None:
+        self.endpoints: dict[str, WebhookEndpoint] = {}
+        self.deliveries: dict[str, WebhookDelivery] = {}
+        self.attempts: dict[str, list[DeliveryAttempt]] = {}
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self.endpoints[endpoint.id] = endpoint
+
+    async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
+        return sorted((e for e in self.endpoints.values() if e.user_id == user_id),
+                      key=lambda e: (e.created_at, e.id))
+
+    async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        return self.endpoints.get(endpoint_id)
+
+    async def delete_endpoint(self, user_id: str, endpoint_id: str) -> bool:
+        endpoint = self.endpoints.get(endpoint_id)
+        if endpoint is None or endpoint.user_id != user_id:
+            return False
+        del self.endpoints[endpoint_id]
+        for d in list(self.deliveries.values()):
+            if d.endpoint_id == endpoint_id and d.status is DeliveryStatus.PENDING:
+                del self.deliveries[d.id]
+        return True
+
+    async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        self.deliveries.update({d.id: d for d in deliveries})
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
+        due = sorted((d for d in self.deliveries.values() if d.status is DeliveryStatus.PENDING
+                      and d.next_attempt_at is not None and d.next_attempt_at <= now),
+                     key=lambda d: (d.next_attempt_at, d.id))[:limit]
+        for d in due:
+            self.deliveries[d.id] = msgspec.structs.replace(d, next_attempt_at=lease_until)
+        return due
+
+    async def record_attempt(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:
+        self.deliveries[delivery.id] = delivery
+        self.attempts.setdefault(delivery.id, []).append(attempt)
+
+    async def get_delivery(self, delivery_id: str) -> WebhookDelivery | None:
+        return self.deliveries.get(delivery_id)
+
+    async def deliveries_of(self, user_id: str, *, limit: int, status: str | None = None
+                            ) -> list[WebhookDelivery]:
+        found = [d for d in self.deliveries.values() if d.user_id == user_id
+                 and (status is None or d.status.value == status)]
+        return sorted(found, key=lambda d: (d.created_at, d.id), reverse=True)[:limit]
+
+    async def attempts_of(self, delivery_id: str) -> list[DeliveryAttempt]:
+        return list(self.attempts.get(delivery_id, []))

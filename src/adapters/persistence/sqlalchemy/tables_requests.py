@@ -1,0 +1,27 @@
+"""Tables of the client-facing request features: idempotency keys and batches."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Integer, LargeBinary, String, Table, Text
+
+from adapters.persistence.sqlalchemy.tables import UtcDateTime, metadata
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("api_key_id", String(64), primary_key=True),  # the primary key is UNIQUE(api_key_id, key)
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
+    Column("status_code", Integer),  # NULL while the first request is in progress
+    Column("content_type", String(128)),
+    Column("body", LargeBinary),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("job_ids", Text, nullable=False),  # JSON array of child job ids, in request order
+)

@@ -1,0 +1,1 @@
+"""Rate limiter adapters: in-process token buckets (embedded) and Redis (production)."""

@@ -1,0 +1,115 @@
+"""`Idempotency-Key` on POST requests, with Stripe's semantics, as a raw ASGI middleware.
+
+Keys are scoped to the API key that sent them. The first request with a key inserts an
+in-progress record (atomically: unique per API key and key), runs, and stores its status code
+and body. Later requests with the key and the same fingerprint (method, path, body bytes) get
+that response again with `Idempotent-Replayed: true`; with another fingerprint 422; while the
+first still runs 409. Answers that say "try again" are not stored, so a retry may succeed: 409,
+429 and 503 (nothing was committed). Every other answer is, 4xx and 500 included (ADR 0030).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from application.errors import Unauthorized
+from application.ports import Clock, IdempotencyStore
+from application.use_cases.api_keys import Authenticate
+from domain.idempotency import IdempotencyRecord, StoredResponse, check_key, fingerprint
+from entrypoints.http.asgi_io import BodyTooLarge, header, read_body, replaying_receive, send_bytes, send_error
+from entrypoints.http.schemas import ErrorDetail
+
+HEADER = "Idempotency-Key"
+NOT_STORED = frozenset({409, 429, 503})
+log = structlog.get_logger("imagegen.http.idempotency")
+
+
+def _error(type_: str, reason: str) -> ErrorDetail:
+    return ErrorDetail(type=type_, message=f"{HEADER}: {reason}", field=HEADER, reason=reason)
+
+
+class _Capture:
+    """Passes the response through to the client and keeps a copy of it."""
+
+    def __init__(self, send: Any) -> None:
+        self._send = send
+        self.status: int | None = None
+        self.content_type = "application/json"
+        self.chunks: list[bytes] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            for key, value in message.get("headers", []):
+                if key.lower() == b"content-type":
+                    self.content_type = value.decode("latin-1")
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+        await self._send(message)
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: Any, *, store: IdempotencyStore, authenticate: Authenticate, clock: Clock,
+                 max_body_bytes: int) -> None:
+        self.app, self._store, self._authenticate = app, store, authenticate
+        self._clock, self._max_body = clock, max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        key = header(scope, HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if (reason := check_key(key)) is not None:
+            await send_error(send, 400, _error("invalid_request", reason))
+            return
+        scheme, _, token = (header(scope, "authorization") or "").partition(" ")
+        try:
+            principal = await self._authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        except Unauthorized:
+            await self.app(scope, receive, send)  # the handler answers 401; nothing to remember
+            return
+        try:
+            body = await read_body(receive, self._max_body)
+        except BodyTooLarge:
+            await send_error(send, 413, ErrorDetail(
+                type="invalid_request", message="body: request body too large", field="body",
+                reason=f"larger than {self._max_body} bytes"))
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope["path"] + (f"?{query}" if query else "")
+        now = self._clock.now()
+        record = IdempotencyRecord(api_key_id=principal.key_id, key=key, created_at=now,
+                                   fingerprint=fingerprint("POST", path, body))
+        existing = await self._store.begin(record, now)
+        if existing is not None:
+            await self._answer_existing(existing, record, send)
+            return
+        capture = _Capture(send)
+        try:
+            await self.app(scope, replaying_receive(body, receive), capture.send)
+        except BaseException:
+            await self._store.release(principal.key_id, key)
+            raise
+        if capture.status is None or capture.status in NOT_STORED:
+            await self._store.release(principal.key_id, key)
+        else:
+            await self._store.complete(principal.key_id, key, StoredResponse(
+                status_code=capture.status, body=b"".join(capture.chunks), content_type=capture.content_type))
+
+    @staticmethod
+    async def _answer_existing(existing: IdempotencyRecord, record: IdempotencyRecord, send: Any) -> None:
+        if existing.fingerprint != record.fingerprint:
+            await send_error(send, 422, _error(
+                "idempotency_error", "this key was already used with a different request "
+                "(method, path or body); use a new key for a new request"))
+        elif existing.response is None:
+            await send_error(send, 409, _error(
+                "idempotency_key_in_use", "a request with this key is still being processed; "
+                "retry shortly"), headers={"Retry-After": "1"})
+        else:
+            log.info("idempotency.replayed", key_prefix=record.key[:8])
+            stored = existing.response
+            await send_bytes(send, stored.status_code, stored.body, stored.content_type,
+                             {"Idempotent-Replayed": "true"})

@@ -1,0 +1,65 @@
+"""OpenAPI fix-ups: 400 answers are documented with the body the app really sends (ErrorBody).
+
+Litestar documents a validation failure with its own `{status_code, detail, extra}` body, but
+our exception handlers answer `{"error": {...}}`; schemathesis (tests/integration/interop)
+rightly flags the mismatch. Explicit `responses={400: ...}` of a handler are left alone.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
+
+from domain.webhooks import EVENT_TYPES
+
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def document_error_bodies(app: Litestar, *, schema_name: str = "ErrorBody") -> None:
+    """Point every default "Validation Exception" 400 response at `#/components/schemas/ErrorBody`."""
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    if openapi.components is None or schema_name not in (openapi.components.schemas or {}):
+        return
+    error = OpenAPIResponse(description="Invalid request: the `error.field` names what is wrong",
+                            content={"application/json": OpenAPIMediaType(
+                                schema=Reference(ref=f"#/components/schemas/{schema_name}"))})
+    for item in (openapi.paths or {}).values():
+        for method in _METHODS:
+            operation = getattr(item, method, None)
+            if operation is None or not operation.responses or "400" not in operation.responses:
+                continue
+            response = operation.responses["400"]
+            content = getattr(response, "content", None) or {}
+            media = content.get("application/json")
+            schema = media.schema if media is not None else None
+            if isinstance(schema, Schema) and schema.description == "Validation Exception":
+                operation.responses["400"] = error
+
+
+def document_outgoing_webhooks(app: Litestar) -> None:
+    """Describe the client webhooks we send (OpenAPI 3.1 `webhooks`): body and signature headers."""
+    from litestar.openapi.spec import Operation, Parameter, PathItem, RequestBody
+
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    data = Schema(type=OpenAPIType.OBJECT, required=["jobId", "status", "progressPercent", "step"],
+                  properties={"jobId": Schema(type=OpenAPIType.STRING),
+                              "status": Schema(type=OpenAPIType.STRING),
+                              "progressPercent": Schema(type=OpenAPIType.INTEGER),
+                              "step": Schema(type=OpenAPIType.STRING)})
+    body = Schema(type=OpenAPIType.OBJECT, required=["type", "timestamp", "data"], properties={
+        "type": Schema(type=OpenAPIType.STRING, enum=list(EVENT_TYPES)),
+        "timestamp": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME), "data": data})
+    headers = [Parameter(name=name, param_in="header", required=True, description=text,
+                         schema=Schema(type=OpenAPIType.STRING)) for name, text in (
+        ("webhook-id", "the delivery id; the same on every retry (deduplicate on it)"),
+        ("webhook-timestamp", "Unix seconds of this attempt"),
+        ("webhook-signature", "v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}' keyed with the "
+                              "endpoint secret after 'whsec_'>"))]
+    operation = Operation(
+        summary="A job event, POSTed to your endpoint (Standard Webhooks)", parameters=headers,
+        description="Answer 2xx within 15 s. Retries: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, "
+                    "10 h, 10 h.",
+        request_body=RequestBody(content={"application/json": OpenAPIMediaType(schema=body)}, required=True),
+        responses={"2XX": OpenAPIResponse(description="received")})
+    openapi.webhooks = {"jobEvent": PathItem(post=operation)}

@@ -1,0 +1,90 @@
+"""GET /v1/jobs/{id}/events: a job's state changes as Server-Sent Events, until it finishes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from application.ports import JobEventSubscriber
+from application.principal import Principal
+from application.use_cases.get_job import GetJob
+from domain.jobs import JobState, JobStatus
+from entrypoints.http.schemas import Api, ErrorBody
+
+#: Seconds between keep-alive comments while nothing happens.
+KEEPALIVE_S = 15.0
+
+
+class JobEventOut(Api):
+    """The `data` of every event on the stream (event name `status`)."""
+
+    job_id: str
+    status: str
+    progress_percent: int
+    step: str
+    occurred_at: datetime
+    terminal: bool
+
+
+def _message(seq: int, out: JobEventOut) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=msgspec.json.encode(out).decode(), event="status", id=seq)
+
+
+def _from_state(state: JobState) -> JobEventOut:
+    return JobEventOut(job_id=state.id, status=state.status.value,
+                       progress_percent=state.progress_percent, step=state.current_step,
+                       occurred_at=state.updated_at, terminal=state.status.terminal)
+
+
+async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: JobEventSubscriber,
+                           keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[ServerSentEventMessage]:
+    """Subscribe, then send the stored state, then every change until a terminal status.
+
+    Subscribing before reading means no change falls between the snapshot and the stream (a
+    change may be sent twice, which is harmless: each event carries the full status).
+    """
+    seq = itertools.count(1)
+    async with events.subscribe(job_id) as queue:
+        snapshot = (await get_job(user_id, job_id)).job
+        yield _message(next(seq), _from_state(snapshot))
+        if snapshot.status.terminal:
+            return
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="keep-alive")
+                continue
+            status = JobStatus(event.status)
+            yield _message(next(seq), JobEventOut(
+                job_id=event.job_id, status=status.value, progress_percent=event.progress_percent,
+                step=event.current_step, occurred_at=event.occurred_at, terminal=status.terminal))
+            if status.terminal:
+                return
+
+
+@get("/v1/jobs/{job_id:str}/events", tags=["jobs"], summary="Watch a job as Server-Sent Events",
+     media_type="text/event-stream",
+     description=("`text/event-stream` of `status` events whose data is a JobEventOut JSON object; "
+                  "the first event is the job's current state, the stream ends after `completed`, "
+                  "`failed` or `cancelled`. Keep-alive comments every 15 s. 404 for a job that "
+                  "is not the caller's."),
+     responses={404: ResponseSpec(ErrorBody, description="not the caller's job"),
+                401: ResponseSpec(ErrorBody, description="missing or bad API key")},
+     response_description="event: status / id: n / data: {jobId, status, progressPercent, step, occurredAt, terminal}")
+async def job_events(job_id: FromPath[str], principal: NamedDependency[Principal],
+                     get_job: NamedDependency[GetJob],
+                     job_event_source: NamedDependency[Any]) -> ServerSentEvent:
+    await get_job(principal.user_id, job_id)  # 404 before the stream starts
+    return ServerSentEvent(job_event_stream(job_id, principal.user_id, get_job, job_event_source))
+

@@ -1,0 +1,65 @@
+"""Operations: Prometheus /metrics and /readyz (database and broker checks)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+
+from application.errors import ServiceUnavailable
+from entrypoints.http.schemas import Api
+from entrypoints.settings import Settings
+
+PROBE_TIMEOUT_S = 2.0
+
+
+class Readiness(Api):
+    status: str  # ready | unavailable
+    database: str  # ok | the error
+    broker: str
+
+
+async def _database(ops_snapshot: Any) -> str:
+    try:
+        await asyncio.wait_for(ops_snapshot.ping(), PROBE_TIMEOUT_S)
+    except (ServiceUnavailable, TimeoutError, OSError) as exc:
+        return f"unavailable: {type(exc).__name__}"
+    return "ok"
+
+
+async def _broker(settings: Settings, queue: Any) -> str:
+    if settings.profile == "embedded":
+        return "ok" if getattr(queue, "alive", True) else "unavailable: in-process queue closed"
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=PROBE_TIMEOUT_S,
+                                     socket_timeout=PROBE_TIMEOUT_S)
+    try:
+        await client.ping()
+    except (aioredis.RedisError, OSError, TimeoutError) as exc:
+        return f"unavailable: {type(exc).__name__}"
+    finally:
+        await client.aclose()
+    return "ok"
+
+
+@get("/readyz", tags=["operations"], summary="Readiness: database and broker",
+     responses={503: ResponseSpec(Readiness, description="a dependency is down")})
+async def readyz(settings: NamedDependency[Settings], ops_snapshot: NamedDependency[Any],
+                 task_queue: NamedDependency[Any]) -> Response[Readiness]:
+    database, broker = await asyncio.gather(_database(ops_snapshot), _broker(settings, task_queue))
+    ok = database == "ok" and broker == "ok"
+    return Response(Readiness(status="ready" if ok else "unavailable", database=database, broker=broker),
+                    status_code=200 if ok else 503)
+
+
+@get("/metrics", tags=["operations"], summary="Prometheus metrics", media_type="text/plain",
+     response_description="Prometheus text exposition format 0.0.4")
+async def metrics(ops_snapshot: NamedDependency[Any], prometheus: NamedDependency[Any]) -> Response[bytes]:
+    snapshot = await ops_snapshot.read()
+    from adapters.metrics.prometheus import CONTENT_TYPE
+
+    return Response(prometheus.render(snapshot), media_type=CONTENT_TYPE)

@@ -1,0 +1,92 @@
+"""Wiring of watching and interop (ADR 0033-0035): client webhooks, metrics, the event fan-out.
+
+`install_watching(app_container)` adds a `Watching` container beside the profile's adapters
+and wraps the profile's `publisher` so every committed job event also records webhook
+deliveries and feeds the metrics. Both profiles use it unchanged (SQL store, same engine);
+the hub under the fan-out is whatever the profile's `publisher` is (in-process or Redis).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import httpx
+from dependency_injector import containers, providers
+
+from adapters.events.fan_out import FanOutJobEvents
+from adapters.metrics.prometheus import PrometheusMetrics
+from adapters.net.address_guard import AddressGuard
+from adapters.persistence.sqlalchemy.client_webhooks import SqlAlchemyWebhookStore
+from adapters.persistence.sqlalchemy.ops_snapshot import SqlAlchemyOpsSnapshot
+from adapters.webhooks.httpx_sender import HttpxWebhookSender
+from application.use_cases.await_job import AwaitJob
+from application.use_cases.deliver_webhooks import DeliverWebhooks
+from application.use_cases.record_webhook_events import RecordWebhookEvents
+from application.use_cases.upload_input_image import UploadInputImage
+from application.use_cases.webhook_deliveries import ListDeliveryAttempts, ListWebhookDeliveries
+from application.use_cases.webhook_endpoints import (
+    CreateWebhookEndpoint, DeleteWebhookEndpoint, ListWebhookEndpoints,
+)
+from entrypoints.background import BackgroundLoops
+
+if TYPE_CHECKING:
+    from entrypoints.container import AppContainer
+
+
+class Watching(containers.DeclarativeContainer):
+    core = providers.DependenciesContainer()
+    adapters = providers.DependenciesContainer()
+
+    webhook_store = providers.Singleton(SqlAlchemyWebhookStore, adapters.engine)
+    url_guard = providers.Singleton(AddressGuard, allow_hosts=core.settings.provided.webhook_allow_hosts)
+    webhook_http = providers.Singleton(httpx.AsyncClient, timeout=15.0)  # closed by close_watching
+    webhook_sender = providers.Singleton(HttpxWebhookSender, webhook_http, url_guard)
+    metrics = providers.Singleton(PrometheusMetrics)
+    ops_snapshot = providers.Singleton(SqlAlchemyOpsSnapshot, adapters.engine)
+
+    create_endpoint = providers.Singleton(CreateWebhookEndpoint, store=webhook_store, guard=url_guard,
+                                          clock=core.clock, ids=core.ids)
+    list_endpoints = providers.Singleton(ListWebhookEndpoints, store=webhook_store)
+    delete_endpoint = providers.Singleton(DeleteWebhookEndpoint, store=webhook_store)
+    record_events = providers.Singleton(RecordWebhookEvents, store=webhook_store, clock=core.clock,
+                                        ids=core.ids, cache_s=core.settings.provided.webhook_endpoint_cache_s)
+    deliver = providers.Singleton(DeliverWebhooks, store=webhook_store, sender=webhook_sender,
+                                  clock=core.clock)
+    list_deliveries = providers.Singleton(ListWebhookDeliveries, store=webhook_store)
+    list_attempts = providers.Singleton(ListDeliveryAttempts, store=webhook_store)
+    await_job = providers.Singleton(AwaitJob, uow=adapters.uow.provider, events=adapters.publisher,
+                                    clock=core.clock)
+    upload_image = providers.Singleton(UploadInputImage, uow=adapters.uow.provider,
+                                       storage=adapters.storage, inspector=adapters.inspector,
+                                       clock=core.clock, ids=core.ids)
+
+
+def install_watching(container: AppContainer) -> AppContainer:
+    """Attach `container.watching` and wrap `adapters.publisher` in the fan-out."""
+    watching = Watching(core=container.core, adapters=container.adapters)
+    hub = container.adapters.publisher()
+    fan_out = FanOutJobEvents(hub, [watching.record_events(), watching.metrics().observe_events])
+    container.adapters.publisher.override(providers.Object(fan_out))
+    container.watching = watching  # type: ignore[attr-defined]
+    container.watching_loops = BackgroundLoops()  # type: ignore[attr-defined]
+    return container
+
+
+def start_watching_loops(container: AppContainer) -> None:
+    """Deliver due webhooks every `webhook_delivery_interval_s` on the running loop (the process
+    that runs the worker: `serve` in embedded, `imagegen worker` in production)."""
+    watching = container.watching  # type: ignore[attr-defined]
+
+    async def deliver() -> int:
+        return (await watching.deliver()()).attempted
+
+    container.watching_loops.start(  # type: ignore[attr-defined]
+        "webhooks", container.settings.webhook_delivery_interval_s, deliver)
+
+
+async def close_watching(container: AppContainer) -> None:
+    watching = getattr(container, "watching", None)
+    if watching is None:
+        return
+    await container.watching_loops.stop()  # type: ignore[attr-defined]
+    await watching.webhook_http().aclose()

@@ -1,0 +1,54 @@
+"""The WebhookStore contract on SQLAlchemy: SQLite always, Postgres when it is reachable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from adapters.persistence.sqlalchemy import create_engine, create_schema
+from adapters.persistence.sqlalchemy.client_webhooks import SqlAlchemyWebhookStore
+from application.ports import WebhookStore
+from tests.contracts.client_webhooks import WebhookStoreContract
+
+pytestmark = pytest.mark.integration
+
+
+class TestSqliteWebhookStore(WebhookStoreContract):
+    @pytest.fixture
+    async def store(self, tmp_path: Path) -> AsyncIterator[WebhookStore]:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'imagegen.db'}")
+        await create_schema(engine)
+        yield SqlAlchemyWebhookStore(engine)
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def webhook_postgres_url(postgres_database) -> str:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    async def create() -> None:
+        engine = create_engine(postgres_database.sqlalchemy_url)
+        try:
+            await create_schema(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    return str(postgres_database.sqlalchemy_url)
+
+
+class TestPostgresWebhookStore(WebhookStoreContract):
+    @pytest.fixture
+    async def store(self, webhook_postgres_url: str) -> AsyncIterator[WebhookStore]:
+        from adapters.persistence.sqlalchemy.tables_client_webhooks import (
+            webhook_attempts, webhook_deliveries, webhook_endpoints,
+        )
+
+        engine = create_engine(webhook_postgres_url)
+        async with engine.begin() as conn:
+            for table in (webhook_attempts, webhook_deliveries, webhook_endpoints):
+                await conn.execute(table.delete())
+        yield SqlAlchemyWebhookStore(engine)
+        await engine.dispose()

@@ -1,0 +1,39 @@
+"""Builders shared by the production-profile tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dependency_injector import providers
+
+from adapters.clock import SystemClock
+from adapters.storage.local_disk import LocalDiskObjectStorage
+from entrypoints.container import AppContainer, build_container
+from entrypoints.settings import Settings
+
+
+class RecordingQueue:
+    """A TaskQueue that remembers what it was sent; `broken` makes it refuse like a dead Redis."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.items: list[tuple[str, float]] = []
+        self.broken = broken
+
+    async def enqueue(self, job_id: str, *, delay_s: float = 0.0) -> None:
+        if self.broken:
+            raise ConnectionError("Redis is down")
+        self.items.append((job_id, delay_s))
+
+
+def production_container(database_url: str, tmp: Path, *, queue: Any = None,
+                         **overrides: Any) -> AppContainer:
+    """A production container on `database_url`, storing images on local disk under `tmp`."""
+    settings = Settings.from_env({"IMAGEGEN_PROFILE": "production"}, database_url=database_url,
+                                 home=tmp, **overrides)
+    container = build_container(settings)
+    container.adapters.storage.override(providers.Object(LocalDiskObjectStorage(
+        tmp / "objects", "http://test", b"k" * 32, SystemClock())))
+    if queue is not None:
+        container.adapters.queue.override(providers.Object(queue))
+    return container
