@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def start_imagegen(home: str, port: int) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "IMAGEGEN_HOME": home, "IMAGEGEN_PORT": str(port),
-           "IMAGEGEN_STARTER_CREDITS": "100000000", "IMAGEGEN_LOG_LEVEL": "warning"}
+           "IMAGEGEN_STARTER_CREDITS": "100000000", "IMAGEGEN_LOG_LEVEL": "warning",
+           "IMAGEGEN_RATE_LIMIT_PER_MINUTE": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None

@@ -101,6 +101,12 @@ def _dramatiq_queue(settings: Settings):  # type: ignore[no-untyped-def]
     return DramatiqTaskQueue(make_redis_broker(settings.redis_url), queue_name=settings.queue_name)
 
 
+def _redis_events(settings: Settings):  # type: ignore[no-untyped-def]
+    from adapters.events.redis_pubsub import RedisJobEvents
+
+    return RedisJobEvents.from_url(settings.redis_url)
+
+
 class ProductionAdapters(containers.DeclarativeContainer):
     """Postgres (pooled), S3 storage, Dramatiq on Redis; the same names as `EmbeddedAdapters`."""
 
@@ -113,7 +119,7 @@ class ProductionAdapters(containers.DeclarativeContainer):
         StaticProviderRegistry, providers.Callable(provider_map, core.settings, core.clock, http_client))
     inspector = providers.Singleton(build_inspector, core.settings)  # fetches result URLs
     queue = providers.Singleton(_dramatiq_queue, core.settings)
-    publisher = providers.Singleton(InProcessJobEvents)
+    publisher = providers.Singleton(_redis_events, core.settings)  # SSE sees workers' events
 # --- end production profile --------------------------------------------------------------------
 
 
@@ -220,6 +226,12 @@ class AppContainer:
         await close_watching(self)
         if hasattr(self.adapters, "http_client"):
             await self.adapters.http_client().aclose()
+        hub = getattr(self.adapters.publisher(), "hub", None)
+        if hub is not None and hasattr(hub, "close"):
+            await hub.close()  # the Redis event client in production
+        storage = self.adapters.storage()
+        if hasattr(storage, "close"):
+            storage.close()  # S3's thread pool and connections
         queue = self.adapters.queue()
         if hasattr(queue, "close"):
             await queue.close()

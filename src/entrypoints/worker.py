@@ -32,7 +32,10 @@ class ContainerLifecycle(Middleware):
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         async def start() -> None:
+            from entrypoints.watching_container import start_watching_loops
+
             self.container.start_background(relay=True, reaper=True, reconcile=True)
+            start_watching_loops(self.container)  # outgoing client webhooks (ADR 0034)
 
         self._run(start(), timeout_s=10)
         log.info("worker.started", worker_id=self.container.settings.worker_id)

@@ -27,8 +27,9 @@ class FanOutJobEvents(JobEventPublisher, JobEventSubscriber):
         self._listeners = list(listeners)
 
     async def publish(self, events: Sequence[JobStatusChanged]) -> None:
-        await self.hub.publish(events)
-        for listener in self._listeners:
+        """Hand committed events to the hub and every listener; one failing (Redis down, say)
+        neither fails the caller, whose transaction is already committed, nor starves the rest."""
+        for listener in (self.hub.publish, *self._listeners):
             try:
                 await listener(events)
             except Exception as exc:  # committed already; a listener must not fail the caller

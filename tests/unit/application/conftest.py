@@ -58,6 +58,7 @@ class World:
     events: InProcessJobEvents = field(default_factory=InProcessJobEvents)
     refund_policy: RefundPolicy = field(default_factory=RefundPolicy)
     extra_providers: dict[str, ImageProvider] = field(default_factory=dict)
+    ids: UlidIdGenerator = field(default_factory=UlidIdGenerator)  # one generator: ids sort
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.db)
@@ -73,7 +74,7 @@ class World:
 
     def submit(self) -> SubmitGeneration:
         return SubmitGeneration(uow=self.uow, catalog=ModelCatalog(MODELS), providers=self.registry,
-                                queue=self.queue, clock=self.clock, ids=UlidIdGenerator(),
+                                queue=self.queue, clock=self.clock, ids=self.ids,
                                 publisher=self.events)
 
     def fail_or_retry(self) -> FailOrRetry:
