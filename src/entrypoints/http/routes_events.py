@@ -46,6 +46,16 @@ def _from_state(state: JobState) -> JobEventOut:
                        occurred_at=state.updated_at, terminal=state.status.terminal)
 
 
+#: Order of statuses within one instant (a claim moves queued -> processing -> generating at once).
+_RANK = {JobStatus.QUEUED: 0, JobStatus.PROCESSING: 1, JobStatus.GENERATING: 2,
+         JobStatus.AWAITING_CALLBACK: 3, JobStatus.UPLOADING: 4, JobStatus.COMPLETED: 5,
+         JobStatus.FAILED: 5, JobStatus.CANCELLED: 5}
+
+
+def _position(at: datetime, status: JobStatus) -> tuple[datetime, int]:
+    return at, _RANK[status]
+
+
 async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: JobEventSubscriber,
                            keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[ServerSentEventMessage]:
     """Subscribe, then send the stored state, then every change until a terminal status.
@@ -59,6 +69,7 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
         yield _message(next(seq), _from_state(snapshot))
         if snapshot.status.terminal:
             return
+        last_sent = _position(snapshot.updated_at, snapshot.status)
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
@@ -66,6 +77,10 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
                 yield ServerSentEventMessage(comment="keep-alive")
                 continue
             status = JobStatus(event.status)
+            position = _position(event.occurred_at, status)
+            if position <= last_sent:
+                continue  # queued before the snapshot was read: already shown, or older
+            last_sent = position
             yield _message(next(seq), JobEventOut(
                 job_id=event.job_id, status=status.value, progress_percent=event.progress_percent,
                 step=event.current_step, occurred_at=event.occurred_at, terminal=status.terminal))

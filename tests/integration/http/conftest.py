@@ -8,10 +8,11 @@ loop, away from the worker's tasks.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 import httpx
+import pytest
 
 from entrypoints.container import AppContainer, build_container
 from entrypoints.http.app import create_app
@@ -33,12 +34,11 @@ class Api:
         await self.container.adapters.queue().drain()
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home")},
-                                 public_base_url="http://testserver.local")
+@asynccontextmanager
+async def running_api(settings: Settings, *, run_worker: bool = True) -> AsyncIterator[Api]:
+    """The embedded API over `settings`, its container started on this test's loop."""
     container = build_container(settings)
-    await container.start(run_worker=True)  # on the test's loop, where requests run too
+    await container.start(run_worker=run_worker)  # on the test's loop, where requests run too
     app = create_app(container=container, manage_container=False)
     try:
         transport = httpx.ASGITransport(app=app)
@@ -46,3 +46,11 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
             yield Api(client, container)
     finally:
         await container.close()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home")},
+                                 public_base_url="http://testserver.local")
+    async with running_api(settings) as running:
+        yield running

@@ -6,13 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 
 from domain.failures import ErrorClass
-from entrypoints.container import build_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from tests.integration.http.conftest import Api
+from tests.integration.http.conftest import Api, running_api
 
 
 @asynccontextmanager
@@ -21,15 +18,8 @@ async def api_with(tmp_path: Path, *, run_worker: bool = False, **overrides: obj
     queued until a test moves them."""
     settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home")},
                                  public_base_url="http://testserver.local", **overrides)
-    container = build_container(settings)
-    await container.start(run_worker=run_worker)
-    app = create_app(container=container, manage_container=False)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
-            yield Api(client, container)
-    finally:
-        await container.close()
+    async with running_api(settings, run_worker=run_worker) as running:
+        yield running
 
 
 async def fail_job(api: Api, job_id: str, *, capture: int = 0) -> None:

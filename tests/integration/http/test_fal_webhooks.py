@@ -21,10 +21,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from PIL import Image
 
 from adapters.webhooks_in.fal_signature import signed_message
-from entrypoints.container import build_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from tests.integration.http.conftest import Api
+from tests.integration.http.conftest import Api, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -92,15 +90,8 @@ async def api(tmp_path: Path, fal: respx.MockRouter) -> AsyncIterator[Api]:
          "IMAGEGEN_FAL_API_KEY": "fal-key", "IMAGEGEN_FAL_WEBHOOK_PUBLIC_KEYS": jwk_x(),
          "IMAGEGEN_IMAGE_FETCH_ALLOW_HOSTS": "v3.fal.media"},
         public_base_url="http://testserver.local")
-    container = build_container(settings)
-    await container.start(run_worker=True)
-    app = create_app(container=container, manage_container=False)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://testserver.local") as client:
-            yield Api(client, container)
-    finally:
-        await container.close()
+    async with running_api(settings) as running:
+        yield running
 
 
 async def test_a_signed_fal_completion_finishes_the_job_and_a_forged_one_is_refused(api) -> None:

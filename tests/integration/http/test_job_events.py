@@ -7,13 +7,10 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from entrypoints.container import build_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from tests.integration.http.conftest import Api
+from tests.integration.http.conftest import Api, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +20,8 @@ async def slow_api(tmp_path: Path) -> AsyncIterator[Api]:
     """The API whose local provider takes 0.2 s, so a watcher sees the job live."""
     settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home")},
                                  public_base_url="http://testserver.local", local_latency_s=0.2)
-    container = build_container(settings)
-    await container.start(run_worker=True)
-    app = create_app(container=container, manage_container=False)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://testserver.local") as client:
-            yield Api(client, container)
-    finally:
-        await container.close()
+    async with running_api(settings) as running:
+        yield running
 
 
 def parse_sse(text: str) -> list[dict[str, object]]:

@@ -25,7 +25,7 @@ from entrypoints.http.app import create_app
 from entrypoints.periodic import reconcile_awaiting_jobs
 from entrypoints.settings import Settings
 from entrypoints.webhooks import create_webhooks_app
-from tests.integration.http.conftest import Api
+from tests.integration.http.conftest import Api, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -116,17 +116,8 @@ def replicate() -> respx.MockRouter:
 
 @pytest.fixture
 async def api(tmp_path: Path, replicate: Replicate) -> AsyncIterator[Api]:
-    container = build_container(settings_for(tmp_path))
-    await container.start(run_worker=True)
-    app = create_app(container=container, manage_container=False)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver.local"
-        ) as client:
-            yield Api(client, container)
-    finally:
-        await container.close()
+    async with running_api(settings_for(tmp_path)) as running:
+        yield running
 
 
 async def parked_job(api: Api, headers: dict[str, str]) -> str:

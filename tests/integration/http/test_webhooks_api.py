@@ -6,14 +6,11 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from domain.webhooks import verify
-from entrypoints.container import build_container
-from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
-from tests.integration.http.conftest import Api
+from tests.integration.http.conftest import Api, running_api
 from tests.integration.webhooks_out.receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.integration
@@ -30,15 +27,8 @@ async def hooks_api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home"),
                                   "IMAGEGEN_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"},
                                  public_base_url="http://testserver.local")
-    container = build_container(settings)
-    await container.start(run_worker=True)
-    app = create_app(container=container, manage_container=False)
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://testserver.local") as client:
-            yield Api(client, container)
-    finally:
-        await container.close()
+    async with running_api(settings) as running:
+        yield running
 
 
 async def test_a_registered_endpoint_receives_the_jobs_events_signed_and_they_are_listed(
