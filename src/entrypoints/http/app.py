@@ -90,9 +90,12 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
             security=[{"bearer": []}]),
     )
     app.state.container = container
-    from entrypoints.http.openapi_docs import document_error_bodies, document_outgoing_webhooks
+    from entrypoints.http.openapi_docs import (
+        document_error_bodies, document_outgoing_webhooks, document_request_headers,
+    )
 
     document_error_bodies(app)  # 400 bodies as sent; the webhooks we send (ADR 0034-0035)
     document_outgoing_webhooks(app)
+    document_request_headers(app)  # Idempotency-Key, 409/422, rate limit 429 (ADR 0030-0031)
     return app
 

@@ -63,3 +63,40 @@ def document_outgoing_webhooks(app: Litestar) -> None:
         request_body=RequestBody(content={"application/json": OpenAPIMediaType(schema=body)}, required=True),
         responses={"2XX": OpenAPIResponse(description="received")})
     openapi.webhooks = {"jobEvent": PathItem(post=operation)}
+
+
+def document_request_headers(app: Litestar, *, schema_name: str = "ErrorBody") -> None:
+    """Describe what the middlewares add to every operation: `Idempotency-Key` on POSTs with its
+    409/422 answers, and the per-key rate limit's 429 with `Retry-After` on authenticated ones."""
+    from litestar.openapi.spec import OpenAPIHeader, Parameter
+
+    from domain.idempotency import MAX_KEY_LENGTH
+
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    ref = Reference(ref=f"#/components/schemas/{schema_name}")
+
+    def error(description: str, headers: dict[str, OpenAPIHeader] | None = None) -> OpenAPIResponse:
+        return OpenAPIResponse(description=description, headers=headers,
+                               content={"application/json": OpenAPIMediaType(schema=ref)})
+
+    key = Parameter(name="Idempotency-Key", param_in="header", required=False,
+                    description="Retry-safe POST (Stripe semantics, per API key, kept 24 h): the same "
+                                "key and body answer the first response again, status included.",
+                    schema=Schema(type=OpenAPIType.STRING, max_length=MAX_KEY_LENGTH))
+    retry_after = {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER),
+                                                description="seconds to wait")}
+    for path, item in (openapi.paths or {}).items():
+        if not path.startswith("/v1/"):
+            continue
+        for method in _METHODS:
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            responses.setdefault("401", error("Missing, unknown or revoked API key"))
+            responses.setdefault("429", error("Too many requests for this API key", retry_after))
+            if method == "post":
+                operation.parameters = [*(operation.parameters or []), key]
+                responses.setdefault("409", error("A request with this Idempotency-Key is still running"))
+                responses.setdefault("422", error("This Idempotency-Key was used with another body"))
+            operation.responses = responses

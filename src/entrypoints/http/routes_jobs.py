@@ -6,6 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.commands import ListJobsQuery, SubmitJob
@@ -18,14 +19,17 @@ from entrypoints.http.schemas import ErrorBody, JobCreate, JobCreated, JobOut, J
 from entrypoints.http.views import balance_out, job_out
 from entrypoints.settings import Settings
 
-ERRORS = {400: ErrorBody, 401: ErrorBody, 402: ErrorBody, 404: ErrorBody, 409: ErrorBody}
+INSUFFICIENT = {402: ResponseSpec(ErrorBody, description="Credits do not cover the estimate; "
+                                  "`error.balance` holds the balance and nothing was created")}
+NOT_FOUND = {404: ResponseSpec(ErrorBody, description="No such job of the caller's")}
+FINISHED = {409: ResponseSpec(ErrorBody, description="The job has already finished")}
 
 
 class JobsController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
 
-    @post("/", status_code=201, summary="Submit a generation job",
+    @post("/", status_code=201, summary="Submit a generation job", responses=INSUFFICIENT,
           description="Validates, reserves the estimated credits and queues the job; 402 when "
                       "the balance does not cover it, with nothing created.")
     async def submit(self, data: JSONBody[JobCreate], principal: NamedDependency[Principal],
@@ -40,7 +44,7 @@ class JobsController(Controller):
                           estimated_credits=result.job.estimated_credits,
                           balance=balance_out(result.balance), created_at=result.job.created_at)
 
-    @get("/{job_id:str}", summary="One job, with progress and queue position")
+    @get("/{job_id:str}", summary="One job, with progress and queue position", responses=NOT_FOUND)
     async def read(self, job_id: FromPath[str], principal: NamedDependency[Principal],
                    get_job: NamedDependency[GetJob]) -> JobOut:
         view = await get_job(principal.user_id, job_id)
@@ -59,6 +63,7 @@ class JobsController(Controller):
         return JobPageOut(items=[job_out(j) for j in page.items], next_cursor=page.next_cursor)
 
     @post("/{job_id:str}/cancel", status_code=200, summary="Cancel a queued or running job",
+          responses={**NOT_FOUND, **FINISHED},
           description="Releases the reserved credits; 409 when the job already finished.")
     async def cancel(self, job_id: FromPath[str], principal: NamedDependency[Principal],
                      cancel_job: NamedDependency[CancelJob]) -> JobOut:

@@ -77,3 +77,7 @@ async def test_openapi_schema_lists_the_endpoints(api) -> None:
                  "/v1/images/{image_id}", "/healthz"):
         assert path in schema["paths"], path
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    submit = schema["paths"]["/v1/jobs"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in submit["parameters"]]
+    assert {"401", "402", "409", "422", "429"} <= set(submit["responses"])
+    assert "Retry-After" in submit["responses"]["429"]["headers"]
