@@ -28,6 +28,9 @@ async def test_the_ledger_history_is_the_callers_own_paged_by_version(api) -> No
     assert seen[1]["jobId"] == job["id"] and seen[0]["jobId"] is None
     bad = await api.client.get("/v1/credits/events", params={"limit": 0}, headers=headers)
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "limit"
+    huge = await api.client.get("/v1/credits/events", params={"afterVersion": 2**70}, headers=headers)
+    assert huge.status_code == 400  # found by schemathesis: it used to overflow the column (500)
+    assert huge.json()["error"]["field"] == "afterVersion"
 
 
 async def test_stats_give_success_rate_times_credits_and_cost_by_model_and_day(tmp_path: Path) -> None:

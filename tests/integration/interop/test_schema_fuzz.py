@@ -47,8 +47,10 @@ def test_no_documented_operation_answers_5xx_or_breaks_its_schema(server: Server
             continue
         ran.append(operation.label)
 
+        # derandomize: the gate runs the same examples every time, so CI is deterministic;
+        # run with a random seed locally to explore (it found the afterVersion overflow).
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+                  suppress_health_check=list(HealthCheck), derandomize=True)
         @given(case=operation.as_strategy())
         def check(case: schemathesis.Case) -> None:
             response = case.call(base_url=server.base_url, headers=headers, timeout=20)
