@@ -1,7 +1,8 @@
 """Fixtures for integration tests: a throw-away Postgres database per test session.
 
 `postgres_database` creates a uniquely named database on the server of ``DATABASE_URL`` (via
-its admin database) and drops it when the session ends. Tests that cannot reach Postgres skip,
+its admin database) and drops it when the session ends; `migrated_postgres` is its URL after
+``alembic upgrade heads``. Tests that cannot reach Postgres skip,
 or fail when ``IMAGEGEN_REQUIRE_SERVICES=1``. Redis tests call `services.require_redis()`.
 """
 
@@ -36,3 +37,20 @@ def postgres_database() -> Iterator[PostgresDatabase]:
         yield PostgresDatabase(name=name, dsn=with_database(admin_url, name))
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    from adapters.persistence.sqlalchemy import create_engine, create_schema
+
+    engine = create_engine(url)
+    try:
+        await create_schema(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_database: PostgresDatabase) -> str:
+    """The SQLAlchemy URL of the session's Postgres database, migrated to heads."""
+    asyncio.run(_migrate(postgres_database.sqlalchemy_url))
+    return postgres_database.sqlalchemy_url

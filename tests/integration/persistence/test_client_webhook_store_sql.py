@@ -24,29 +24,14 @@ class TestSqliteWebhookStore(WebhookStoreContract):
         await engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def webhook_postgres_url(postgres_database) -> str:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    async def create() -> None:
-        engine = create_engine(postgres_database.sqlalchemy_url)
-        try:
-            await create_schema(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(create())
-    return str(postgres_database.sqlalchemy_url)
-
-
 class TestPostgresWebhookStore(WebhookStoreContract):
     @pytest.fixture
-    async def store(self, webhook_postgres_url: str) -> AsyncIterator[WebhookStore]:
+    async def store(self, migrated_postgres: str) -> AsyncIterator[WebhookStore]:
         from adapters.persistence.sqlalchemy.tables_client_webhooks import (
             webhook_attempts, webhook_deliveries, webhook_endpoints,
         )
 
-        engine = create_engine(webhook_postgres_url)
+        engine = create_engine(migrated_postgres)
         async with engine.begin() as conn:
             for table in (webhook_attempts, webhook_deliveries, webhook_endpoints):
                 await conn.execute(table.delete())

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.persistence.sqlalchemy import (
     SqlAlchemyUnitOfWorkFactory,
     create_engine,
-    create_schema,
 )
 from adapters.persistence.sqlalchemy.engine import translated_errors
 from adapters.persistence.sqlalchemy.tables import metadata, storage_usage
@@ -28,7 +27,6 @@ from tests.contracts.ledger import LedgerStoreContract
 from tests.contracts.quotas import QuotaRepositoryContract
 from tests.contracts.uow import UnitOfWorkContract
 from tests.contracts.users import UserRepositoryContract
-from tests.integration.services import PostgresDatabase
 
 pytestmark = pytest.mark.integration
 
@@ -36,25 +34,10 @@ pytestmark = pytest.mark.integration
 _EMPTY_TABLES = [t.delete() for t in reversed(metadata.sorted_tables)]
 
 
-async def _create_schema(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await create_schema(engine)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def postgres_schema(postgres_database: PostgresDatabase) -> str:
-    """The SQLAlchemy URL of the session database, with the schema created."""
-    asyncio.run(_create_schema(postgres_database.sqlalchemy_url))
-    return postgres_database.sqlalchemy_url
-
-
 class PostgresBackend:
     @pytest.fixture
-    async def uow_factory(self, postgres_schema: str) -> AsyncIterator[UnitOfWorkFactory]:
-        engine = create_engine(postgres_schema)
+    async def uow_factory(self, migrated_postgres: str) -> AsyncIterator[UnitOfWorkFactory]:
+        engine = create_engine(migrated_postgres)
         async with engine.begin() as conn:
             for statement in _EMPTY_TABLES:
                 await conn.execute(statement)

@@ -8,7 +8,7 @@ from tests.contracts.provider_deliveries import (
     JobsByProviderIdContract,
     ProviderDeliveryLogContract,
 )
-from tests.integration.persistence.test_postgres_contracts import PostgresBackend, postgres_schema  # noqa: F401
+from tests.integration.persistence.test_postgres_contracts import PostgresBackend
 from tests.integration.persistence.test_sqlite_contracts import SqliteBackend
 
 pytestmark = pytest.mark.integration
