@@ -32,6 +32,13 @@ class ServiceUnavailable(ApplicationError):
     """Raised by adapters when a backing service (database, broker) cannot be reached."""
 
 
+class CommitOutcomeUnknown(ServiceUnavailable):
+    """Raised by a unit of work whose commit failed in a way that may have committed (the
+    connection dropped while the COMMIT was in flight). Callers must treat the unit's writes
+    as possibly done: never undo side effects they stand for, and find out by reading (ADR 0052).
+    """
+
+
 class WebhookRejected(ApplicationError):
     """Raised by a webhook verifier: `malformed` (answer 400) or a bad or stale signature (401)."""
 

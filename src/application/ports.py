@@ -113,7 +113,12 @@ class QuotaRepository(Protocol):
     async def get(self, user_id: str) -> StorageQuota: ...
 
     async def add_usage(self, user_id: str, delta_bytes: int) -> None:
-        """Count stored bytes; the caller has already checked the quota."""
+        """Count stored bytes, checking the plan's limit in the same write (ADR 0050).
+
+        Raises:
+            StorageQuotaExceeded: when a positive `delta_bytes` does not fit under the limit
+                (with what concurrent writers counted); nothing is counted then.
+        """
         ...
 
 

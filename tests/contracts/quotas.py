@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from domain.accounts import User
+from domain.errors import StorageQuotaExceeded
 from domain.quota import GIB, Plan
 from tests.contracts import PersistenceContract, at
 
@@ -46,3 +49,31 @@ class QuotaRepositoryContract(PersistenceContract):
             await uow.commit()
         async with self.make_uow() as uow:
             assert (await uow.quotas.get("user_1")).plan is Plan.ENTERPRISE
+
+    async def test_usage_past_the_limit_is_refused_in_the_write_and_counts_nothing(self) -> None:
+        async with self.make_uow() as uow:
+            await uow.quotas.add_usage("user_1", GIB - 100)
+            await uow.commit()
+        with pytest.raises(StorageQuotaExceeded):
+            async with self.make_uow() as uow:
+                await uow.quotas.add_usage("user_1", 101)
+        async with self.make_uow() as uow:
+            await uow.quotas.add_usage("user_1", 100)  # exactly full still fits
+            await uow.commit()
+        async with self.make_uow() as uow:
+            assert (await uow.quotas.get("user_1")).used_bytes == GIB
+
+    async def test_bytes_counted_by_one_unit_leave_no_room_for_the_next(self) -> None:
+        async with self.make_uow() as uow:
+            await uow.quotas.add_usage("user_1", GIB - 100)
+            await uow.commit()
+        first = self.make_uow()
+        async with first:
+            await first.quotas.add_usage("user_1", 60)
+            await first.commit()
+        with pytest.raises(StorageQuotaExceeded):
+            async with self.make_uow() as uow:
+                await uow.quotas.add_usage("user_1", 60)
+                await uow.commit()
+        async with self.make_uow() as uow:
+            assert (await uow.quotas.get("user_1")).used_bytes == GIB - 40

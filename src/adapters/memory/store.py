@@ -41,6 +41,7 @@ class InMemoryDatabase:
         self.settlements: set[tuple[str, str]] = set()  # (account, job) with a settlement event
         self.images: dict[str, bytes] = {}  # image id -> StoredImage
         self.storage_usage: dict[str, int] = {}  # user id -> bytes used
+        self.storage_held: dict[str, int] = {}  # user id -> bytes counted by units not yet ended
         self.users: dict[str, bytes] = {}  # user id -> User
         self.api_keys: dict[str, bytes] = {}  # key hash -> ApiKey
         self.outbox: dict[str, bytes] = {}  # message id -> OutboxMessage

@@ -199,10 +199,9 @@ class ProcessGeneration:
                 await self._discard(records)  # cancelled (and released) while we worked
                 return job.state if job else None
             total = sum(r.size_bytes for r in records)
-            (await uow.quotas.get(job.state.user_id)).ensure_room_for(total)
             for record in records:
                 await uow.images.add(record)
-            await uow.quotas.add_usage(job.state.user_id, total)
+            await uow.quotas.add_usage(job.state.user_id, total)  # the quota check is this write
             charged = job.state.estimated_credits * len(records) // job.state.n
             ledger = await uow.ledgers.load(job.state.user_id)
             ledger.capture(job_id, charged, now=now)

@@ -1,9 +1,17 @@
-"""UploadInputImage: keep a caller's input image (an edit's source or mask) as a StoredImage."""
+"""UploadInputImage: keep a caller's input images (an edit's sources and mask) as StoredImages.
+
+Input images count against the storage quota like results (ADR 0050). The quota is checked
+first (so a full account is refused before anything is written) and again in the write that
+counts the bytes, in the unit that records the images; if that write refuses, the objects
+just put are deleted, so a refused upload leaves no object, no image row and no usage.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
+from application.errors import CommitOutcomeUnknown
 from application.ports import Clock, GeneratedImage, IdGenerator, ImageInspector, ObjectStorage, UnitOfWorkFactory
 from domain.errors import InvalidRequest
 from domain.failures import JobFailure
@@ -24,7 +32,38 @@ class UploadInputImage:
 
         Raises:
             InvalidRequest: on an empty, oversized or undecodable image (naming `field`).
+            StorageQuotaExceeded: when the image does not fit in the user's storage quota.
         """
+        return (await self.many(user_id, [(data, field)]))[0]
+
+    async def many(self, user_id: str, files: Sequence[tuple[bytes, str]]) -> list[StoredImage]:
+        """Store every `(data, field)` or none of them, as `__call__` does for one."""
+        images = [await self._check(user_id, data, field) for data, field in files]
+        total = sum(image.size_bytes for image, _ in images)
+        async with self._uow() as uow:
+            (await uow.quotas.get(user_id)).ensure_room_for(total)  # refuse early, store nothing
+        stored: list[StoredImage] = []
+        try:
+            for image, data in images:
+                await self._storage.put(image.key, data, image.content_type)
+                stored.append(image)
+            async with self._uow() as uow:
+                for image in stored:
+                    await uow.images.add(image)
+                await uow.quotas.add_usage(user_id, total)  # the check that counts
+                await uow.commit()
+        except BaseException as exc:
+            if isinstance(exc, CommitOutcomeUnknown):
+                raise  # the images may be recorded: keep their objects
+            for image in stored:
+                try:
+                    await self._storage.delete(image.key)
+                except JobFailure:
+                    pass  # an orphaned upload costs bytes, not correctness
+            raise
+        return stored
+
+    async def _check(self, user_id: str, data: bytes, field: str) -> tuple[StoredImage, bytes]:
         if not data:
             raise InvalidRequest(field, "empty file")
         if len(data) > self._max_bytes:
@@ -34,13 +73,8 @@ class UploadInputImage:
         except JobFailure as exc:
             raise InvalidRequest(field, exc.message) from exc
         image_id = self._ids.new_id("img")
-        image = StoredImage(
+        return StoredImage(
             id=image_id, job_id=UPLOAD_JOB_ID, user_id=user_id, index=0,
             key=f"users/{user_id}/uploads/{image_id}.{info.extension}", content_type=info.content_type,
             size_bytes=len(data), width=info.width, height=info.height,
-            sha256=hashlib.sha256(data).hexdigest(), created_at=self._clock.now())
-        await self._storage.put(image.key, data, info.content_type)
-        async with self._uow() as uow:
-            await uow.images.add(image)
-            await uow.commit()
-        return image
+            sha256=hashlib.sha256(data).hexdigest(), created_at=self._clock.now()), data

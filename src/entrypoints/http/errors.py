@@ -9,7 +9,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from application.errors import ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from domain.errors import InsufficientCredits, InvalidRequest, InvalidTransition, ReservationConflict
+from domain.errors import (
+    InsufficientCredits, InvalidRequest, InvalidTransition, ReservationConflict, StorageQuotaExceeded,
+)
 from entrypoints.http.schemas import BalanceOut, ErrorBody, ErrorDetail
 
 log = structlog.get_logger("imagegen.http")
@@ -45,6 +47,12 @@ def _insufficient(_: Request, exc: InsufficientCredits) -> Response:
         required=exc.requested,
         balance=BalanceOut(available=exc.available, reserved=exc.reserved,
                            lifetime_spent=exc.lifetime_spent)))
+
+
+def _storage_quota(_: Request, exc: StorageQuotaExceeded) -> Response:
+    return error_response(413, ErrorDetail(
+        type="storage_quota_exceeded", message=str(exc), field="image",
+        reason=f"{exc.incoming} more bytes do not fit: {exc.used} of {exc.limit} are used"))
 
 
 def _not_found(_: Request, exc: NotFound) -> Response:
@@ -89,6 +97,7 @@ EXCEPTION_HANDLERS = {
     InvalidRequest: _invalid_request,
     ValidationException: _validation,
     InsufficientCredits: _insufficient,
+    StorageQuotaExceeded: _storage_quota,
     NotFound: _not_found,
     InvalidTransition: _conflict,
     ReservationConflict: _conflict,

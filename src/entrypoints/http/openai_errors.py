@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from application.errors import ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from domain.errors import InsufficientCredits, InvalidRequest
+from domain.errors import InsufficientCredits, InvalidRequest, StorageQuotaExceeded
 
 log = structlog.get_logger("imagegen.openai")
 
@@ -54,6 +54,11 @@ def _credits(_: Request, exc: InsufficientCredits) -> Response[bytes]:
         headers={"x-should-retry": "false"})
 
 
+def _storage_quota(_: Request, exc: StorageQuotaExceeded) -> Response[bytes]:
+    return openai_error(413, f"Storage quota exceeded: {exc}", "invalid_request_error", param="image",
+                        code="storage_quota_exceeded", headers={"x-should-retry": "false"})
+
+
 def _unauthorized(_: Request, exc: Unauthorized) -> Response[bytes]:
     return openai_error(401, f"Incorrect API key provided: {exc}", "invalid_request_error",
                         code="invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
@@ -87,6 +92,7 @@ OPENAI_EXCEPTION_HANDLERS = {
     InvalidRequest: _invalid,
     ValidationException: _validation,
     InsufficientCredits: _credits,
+    StorageQuotaExceeded: _storage_quota,
     Unauthorized: _unauthorized,
     Forbidden: _forbidden,
     NotFound: _not_found,

@@ -110,10 +110,13 @@ class OpenAIImagesController(Controller):
             raise InvalidRequest("image", "required: one image file")
         if not isinstance(prompt, str) or not prompt:
             raise InvalidRequest("prompt", "required")
-        uploaded = [await upload_input_image(principal.user_id, await f.read()) for f in files[:16]]
         mask = form.get("mask")
-        mask_image = (await upload_input_image(principal.user_id, await mask.read(), field="mask")
-                      if isinstance(mask, UploadFile) else None)
+        uploads = [(await f.read(), "image") for f in files[:16]]
+        if isinstance(mask, UploadFile):
+            uploads.append((await mask.read(), "mask"))
+        stored = await upload_input_image.many(principal.user_id, uploads)  # all or none (quota)
+        uploaded = stored[:len(files[:16])]
+        mask_image = stored[len(uploaded)] if len(stored) > len(uploaded) else None
         size = _text(form, "size")
         if size in (None, "auto"):
             size = f"{uploaded[0].width}x{uploaded[0].height}"
