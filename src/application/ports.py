@@ -137,9 +137,12 @@ class UserRepository(Protocol):
 # --- outbox (production profile: messages committed with the job) ---------------------------
 
 class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
-    """A message for the task queue, committed in the same unit as the change that caused it.
+    """A side effect of a change, committed in the same unit as the change (ADR 0051).
 
-    `not_before` asks the queue to deliver no sooner than then (None: at once).
+    Topic `job.dispatch`: a task-queue message; `not_before` asks the queue to deliver no
+    sooner than then (None: at once). Topic `job.event`: a job's `event`, turned into client
+    webhook deliveries by the relay. `claimed_until` is the in-flight mark of the relay
+    protocol (ADR 0053): until then one publisher owns the row and others skip it.
     """
 
     id: str
@@ -149,15 +152,28 @@ class OutboxMessage(msgspec.Struct, frozen=True, kw_only=True):
     not_before: datetime | None = None
     attempts: int = 0
     dispatched_at: datetime | None = None
+    claimed_until: datetime | None = None
+    event: JobStatusChanged | None = None
 
 
 class OutboxRepository(Protocol):
     async def add(self, message: OutboxMessage) -> None: ...
 
-    async def claim_undispatched(self, limit: int) -> list[OutboxMessage]:
-        """Up to `limit` undispatched messages, oldest first, locked until the unit ends where
-        the store can (Postgres: FOR UPDATE SKIP LOCKED, so concurrent relays take disjoint
-        rows); their `attempts` count is raised by one when the unit commits."""
+    async def add_job_events(self, events: Sequence[JobStatusChanged], *, ids: Sequence[str]) -> None:
+        """Record each event as a `job.event` message (id from `ids`, created at the event's
+        time), where the store can only for users with a client webhook endpoint."""
+        ...
+
+    async def claim_undispatched(self, limit: int, *, now: datetime,
+                                 lease_until: datetime) -> list[OutboxMessage]:
+        """Up to `limit` undispatched messages not claimed past `now`, oldest first, each marked
+        claimed until `lease_until` with its `attempts` raised by one (when the unit commits).
+        Postgres takes the rows with FOR UPDATE SKIP LOCKED, so concurrent relays claim
+        disjoint rows; the caller commits at once and publishes outside the transaction."""
+        ...
+
+    async def release(self, ids: Sequence[str]) -> None:
+        """Drop the claim of undispatched messages, so the next relay pass takes them."""
         ...
 
     async def mark_dispatched(self, ids: Sequence[str], *, at: datetime) -> None: ...

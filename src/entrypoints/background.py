@@ -6,15 +6,19 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+Wake = Callable[[float], Awaitable[object]]
+
 import structlog
 
 log = structlog.get_logger("imagegen.background")
 
 
-async def every(name: str, interval_s: float, step: Callable[[], Awaitable[int]]) -> None:
+async def every(name: str, interval_s: float, step: Callable[[], Awaitable[int]],
+                wake: Wake | None = None) -> None:
     """Run `step` forever, `interval_s` apart; a failing step is logged and retried after the
     interval (doubled up to 30 s while it keeps failing). A step that did a full batch runs
-    again at once."""
+    again at once; with `wake` (e.g. `OutboxSignal.wait`) an idle loop also runs as soon as
+    `wake(interval_s)` returns, that is when it is notified."""
     delay = interval_s
     while True:
         try:
@@ -28,7 +32,7 @@ async def every(name: str, interval_s: float, step: Callable[[], Awaitable[int]]
             continue
         delay = interval_s
         if done < BATCH:
-            await asyncio.sleep(interval_s)
+            await (asyncio.sleep(interval_s) if wake is None else wake(interval_s))
 
 
 #: How many outbox rows or due jobs one step handles.
@@ -41,9 +45,10 @@ class BackgroundLoops:
     def __init__(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self, name: str, interval_s: float, step: Callable[[], Awaitable[int]]) -> None:
+    def start(self, name: str, interval_s: float, step: Callable[[], Awaitable[int]],
+              wake: Wake | None = None) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(
-            every(name, interval_s, step), name=f"loop:{name}"))
+            every(name, interval_s, step, wake), name=f"loop:{name}"))
 
     async def stop(self) -> None:
         for task in self._tasks:

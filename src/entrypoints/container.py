@@ -13,6 +13,7 @@ from adapters.clock import SystemClock
 from adapters.events.in_process import InProcessJobEvents
 from adapters.ids import UlidIdGenerator
 from adapters.image_providers.registry import StaticProviderRegistry
+from adapters.outbox_signal import OutboxSignal
 from adapters.persistence.sqlalchemy.engine import create_engine
 from adapters.persistence.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from adapters.storage.local_disk import LocalDiskObjectStorage
@@ -64,7 +65,8 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
 
     core = providers.DependenciesContainer()
     engine = providers.Singleton(create_engine, core.settings.provided.resolved_database_url)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine)
+    outbox_signal = providers.Singleton(OutboxSignal)  # wakes this process's relay (ADR 0053)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, signal=outbox_signal)
     storage = providers.Singleton(
         LocalDiskObjectStorage,
         root=providers.Callable(lambda s: s.home / "objects", core.settings),
@@ -112,7 +114,8 @@ class ProductionAdapters(containers.DeclarativeContainer):
 
     core = providers.DependenciesContainer()
     engine = providers.Singleton(_production_engine, core.settings)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine)
+    outbox_signal = providers.Singleton(OutboxSignal)  # wakes this process's relay (ADR 0053)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, signal=outbox_signal)
     storage = providers.Singleton(_production_storage, core.settings, core.clock)
     http_client = providers.Singleton(build_http_client, core.settings)  # closed by AppContainer.close
     image_providers = providers.Singleton(
@@ -206,7 +209,8 @@ class AppContainer:
         self._loops = self._loops or BackgroundLoops()
         settings, cases = self.settings, self.use_cases
         if relay:
-            self._loops.start("relay", settings.relay_interval_s, lambda: cases.relay_outbox()(BATCH))
+            self._loops.start("relay", settings.relay_interval_s, lambda: cases.relay_outbox()(BATCH),
+                              wake=self.adapters.outbox_signal().wait)
         if reaper:
             async def reap() -> int:
                 await cases.recover_jobs()(BATCH)

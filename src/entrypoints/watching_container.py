@@ -1,8 +1,9 @@
 """Wiring of watching and interop (ADR 0033-0035): client webhooks, metrics, the event fan-out.
 
 `install_watching(app_container)` adds a `Watching` container beside the profile's adapters
-and wraps the profile's `publisher` so every committed job event also records webhook
-deliveries and feeds the metrics. Both profiles use it unchanged (SQL store, same engine);
+and wraps the profile's `publisher` so every committed job event also feeds the metrics; the
+outbox relay records client webhook deliveries from the `job.event` rows each unit of work
+commits with its transitions (ADR 0051). Both profiles use it unchanged (SQL store, same engine);
 the hub under the fan-out is whatever the profile's `publisher` is (in-process or Redis).
 """
 
@@ -65,8 +66,10 @@ def install_watching(container: AppContainer) -> AppContainer:
     """Attach `container.watching` and wrap `adapters.publisher` in the fan-out."""
     watching = Watching(core=container.core, adapters=container.adapters)
     hub = container.adapters.publisher()
-    fan_out = FanOutJobEvents(hub, [watching.record_events(), watching.metrics().observe_events])
+    # Client webhooks are recorded from the outbox by the relay (ADR 0051), not from the fan-out.
+    fan_out = FanOutJobEvents(hub, [watching.metrics().observe_events])
     container.adapters.publisher.override(providers.Object(fan_out))
+    container.use_cases.relay_outbox.add_kwargs(on_events=watching.record_events.provided.from_outbox)
     container.watching = watching  # type: ignore[attr-defined]
     container.watching_loops = BackgroundLoops()  # type: ignore[attr-defined]
     return container

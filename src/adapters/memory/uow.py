@@ -20,8 +20,8 @@ from adapters.memory.provider_deliveries import InMemoryProviderDeliveryLog
 from adapters.memory.quotas import InMemoryQuotaRepository
 from adapters.memory.store import InMemoryDatabase
 from adapters.memory.users import InMemoryUserRepository
-from adapters.persistence import ConflictGuard, JobEventCollector
-from application.errors import ServiceUnavailable
+from adapters.persistence import ConflictGuard, JobEventCollector, new_message_id
+from application.errors import CommitOutcomeUnknown, ServiceUnavailable
 from application.ports import UnitOfWork
 from domain.jobs import JobStatusChanged
 
@@ -35,8 +35,11 @@ class _Staging(Protocol):
 
 
 class InMemoryUnitOfWork(UnitOfWork):
-    def __init__(self, db: InMemoryDatabase) -> None:
+    def __init__(self, db: InMemoryDatabase, *, signal: object | None = None,
+                 faults: object | None = None) -> None:
+        """`signal` and `faults` as for `SqlAlchemyUnitOfWork` (an `OutboxSignal`, `CommitFaults`)."""
         self._db = db
+        self._signal, self._faults = signal, faults
         self._events = JobEventCollector()
         self._guard = guard = ConflictGuard()
         self.jobs = InMemoryJobRepository(db, guard, self._events.track)
@@ -65,11 +68,26 @@ class InMemoryUnitOfWork(UnitOfWork):
         a store of this unit already raised it)."""
         self._ensure_available()
         self._guard.check()
+        events = self._events.pending()
+        if events:  # side effects of the transitions, in the same commit (ADR 0051)
+            await self.outbox.add_job_events(events, ids=[new_message_id() for _ in events])
+        before = getattr(self._faults, "before_commit", None)
+        if before is not None:
+            await before(events)
         for staging in self._staging:
             staging.check_commit()
+        wake = self.outbox.added_unclaimed
         for staging in self._staging:
             staging.apply_commit()
+        after = getattr(self._faults, "after_commit", None)
+        if after is not None:
+            try:
+                await after(events)
+            except OSError as exc:  # as SQL: a dropped connection after COMMIT
+                raise CommitOutcomeUnknown(f"the outcome of a commit is unknown: {exc}") from exc
         self._events.committed()
+        if wake and self._signal is not None:
+            self._signal.notify()  # type: ignore[attr-defined]
 
     def collect_new_events(self) -> list[JobStatusChanged]:
         return self._events.take()
@@ -88,8 +106,10 @@ class InMemoryUnitOfWork(UnitOfWork):
 class InMemoryUnitOfWorkFactory:
     """A `UnitOfWorkFactory`: a new `InMemoryUnitOfWork` on the same database per call."""
 
-    def __init__(self, db: InMemoryDatabase | None = None) -> None:
+    def __init__(self, db: InMemoryDatabase | None = None, *, signal: object | None = None,
+                 faults: object | None = None) -> None:
         self.db = db if db is not None else InMemoryDatabase()
+        self.signal, self.faults = signal, faults
 
     def __call__(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.db)
+        return InMemoryUnitOfWork(self.db, signal=self.signal, faults=self.faults)

@@ -38,7 +38,8 @@ class InMemoryWebhookStore(WebhookStore):
         return True
 
     async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None:
-        self.deliveries.update({d.id: d for d in deliveries})
+        for d in deliveries:  # an id already stored is left as it is (as SQL)
+            self.deliveries.setdefault(d.id, d)
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
         due = sorted((d for d in self.deliveries.values() if d.status is DeliveryStatus.PENDING

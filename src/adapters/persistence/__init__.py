@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from datetime import datetime
 
 import msgspec
@@ -19,8 +20,14 @@ from domain.errors import InvalidRequest
 from domain.jobs import Job, JobStatusChanged
 
 __all__ = [
-    "ConflictGuard", "JobEventCollector", "decode_cursor", "encode_cursor", "stamp_revision",
+    "ConflictGuard", "JobEventCollector", "decode_cursor", "encode_cursor", "new_message_id",
+    "stamp_revision",
 ]
+
+
+def new_message_id() -> str:
+    """A unique id for an outbox message a unit of work writes by itself (job events)."""
+    return f"evt_{secrets.token_hex(13)}"
 
 
 def encode_cursor(created_at: datetime, job_id: str) -> str:
@@ -54,6 +61,10 @@ class JobEventCollector:
 
     def track(self, job: Job) -> None:
         self._jobs.setdefault(id(job), job)
+
+    def pending(self) -> list[JobStatusChanged]:
+        """The events the tracked jobs will hand over at commit (without taking them)."""
+        return [event for job in self._jobs.values() for event in job.pending_events]
 
     def committed(self) -> None:
         """Move the events of every tracked job to the ready list and forget the jobs."""

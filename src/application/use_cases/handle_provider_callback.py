@@ -6,18 +6,21 @@ terminal webhooks; two receivers may race, and the table's key lets one win). A 
 delivery for a job awaiting its callback enqueues the job: the worker resumes it through
 `ResumeAwaitingJob`, so the webhook itself never runs provider or storage I/O. A delivery
 for a prediction we do not know is recorded and acknowledged (the poller covers a callback
-that overtook the commit of the job's provider id), and so is one whose enqueue failed.
+that overtook the commit of the job's provider id), and so is one whose enqueue failed: the
+resume's queue message commits with the delivery record (ADR 0051), so the relay sends it.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 
 import msgspec
 
 from application.errors import ConcurrencyConflict, NotFound
 from application.ports import Clock, TaskQueue, UnitOfWorkFactory, WebhookVerifier
+from application.use_cases.relay_outbox import RelayOutbox, dispatch_message
 from domain.jobs import JobStatus
 
 
@@ -41,6 +44,7 @@ class HandleProviderCallback:
     def __init__(self, *, uow: UnitOfWorkFactory, verifiers: Mapping[str, WebhookVerifier],
                  queue: TaskQueue, clock: Clock) -> None:
         self._uow, self._verifiers, self._queue, self._clock = uow, dict(verifiers), queue, clock
+        self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
 
     async def __call__(self, provider: str, headers: Mapping[str, str],
                        body: bytes) -> CallbackReceipt:
@@ -62,18 +66,28 @@ class HandleProviderCallback:
                 if await uow.provider_deliveries.seen(provider, delivery.delivery_id):
                     return receipt
                 job = await uow.jobs.by_provider_job_id(provider, delivery.provider_job_id)
+                now = self._clock.now()
                 await uow.provider_deliveries.record(delivery, job_id=job.id if job else None,
-                                                     received_at=self._clock.now())
+                                                     received_at=now)
+                resume = (job is not None and job.status is JobStatus.AWAITING_CALLBACK
+                          and delivery.finished)
+                if resume:  # the resume is a side effect of this record: same unit (ADR 0051)
+                    message = dispatch_message(_resume_id(provider, delivery.delivery_id),
+                                               job.id, now=now, own=True)  # type: ignore[union-attr]
+                    await uow.outbox.add(message)
                 await uow.commit()
         except ConcurrencyConflict:
             return receipt  # another receiver recorded the same delivery first
         if job is None:
             return msgspec.structs.replace(receipt, outcome=CallbackOutcome.UNKNOWN_JOB)
         receipt = msgspec.structs.replace(receipt, job_id=job.id, outcome=CallbackOutcome.IGNORED)
-        if job.status is not JobStatus.AWAITING_CALLBACK or not delivery.finished:
+        if not resume:
             return receipt
-        try:
-            await self._queue.enqueue(job.id)
-        except Exception:  # the database is the truth; the queue is transport (ADR 0024)
+        if not await self._relay.publish_committed(message):  # the relay sends it later
             return msgspec.structs.replace(receipt, outcome=CallbackOutcome.DEFERRED)
         return msgspec.structs.replace(receipt, outcome=CallbackOutcome.RESUMING)
+
+
+def _resume_id(provider: str, delivery_id: str) -> str:
+    digest = hashlib.sha256(f"{provider}|{delivery_id}".encode()).hexdigest()[:26]
+    return f"msg_resume_{digest}"

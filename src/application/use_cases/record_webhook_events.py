@@ -1,12 +1,19 @@
-"""RecordWebhookEvents: turn committed job events into deliveries for matching endpoints."""
+"""RecordWebhookEvents: turn committed job events into deliveries for matching endpoints.
+
+The relay calls `from_outbox` with the `job.event` messages that each unit of work committed
+with its transition (ADR 0051). A delivery's id is derived from the message id and the
+endpoint id, and the store ignores an id it already holds, so a message relayed twice (at
+least once, ADR 0053) records each delivery once.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import msgspec
 
-from application.ports import Clock, IdGenerator, WebhookStore
+from application.ports import Clock, IdGenerator, OutboxMessage, WebhookStore
 from domain.jobs import JobStatusChanged
 from domain.webhooks import WebhookDelivery, WebhookEndpoint, event_type_for
 
@@ -47,10 +54,19 @@ class RecordWebhookEvents:
 
     async def __call__(self, events: Sequence[JobStatusChanged]) -> list[WebhookDelivery]:
         """One delivery per (event, endpoint of the job's owner that wants its type), due now."""
+        return await self._record([(self._ids.new_id("msg"), e) for e in events], derived=False)
+
+    async def from_outbox(self, messages: Sequence[OutboxMessage]) -> list[WebhookDelivery]:
+        """As `__call__`, for the events of outbox messages, under ids derived from theirs."""
+        return await self._record([(m.id, m.event) for m in messages if m.event is not None],
+                                  derived=True)
+
+    async def _record(self, keyed: Sequence[tuple[str, JobStatusChanged]], *,
+                      derived: bool) -> list[WebhookDelivery]:
         now = self._clock.now()
         deliveries: list[WebhookDelivery] = []
         endpoints_by_user: dict[str, list[WebhookEndpoint]] = {}
-        for event in events:
+        for key, event in keyed:
             if event.user_id not in endpoints_by_user:
                 endpoints_by_user[event.user_id] = await self._endpoints_of(event.user_id)
             event_type = event_type_for(event)
@@ -59,9 +75,15 @@ class RecordWebhookEvents:
                 data=_Data(job_id=event.job_id, status=str(event.status),
                            progress_percent=event.progress_percent, step=event.current_step))).decode()
             deliveries += [WebhookDelivery(
-                id=self._ids.new_id("msg"), endpoint_id=endpoint.id, user_id=event.user_id,
+                id=_delivery_id(key, endpoint.id) if derived else self._ids.new_id("msg"),
+                endpoint_id=endpoint.id, user_id=event.user_id,
                 event_type=event_type, payload=payload, created_at=now, next_attempt_at=now)
                 for endpoint in endpoints_by_user[event.user_id] if endpoint.wants(event_type)]
         if deliveries:
             await self._store.add_deliveries(deliveries)
         return deliveries
+
+
+def _delivery_id(message_id: str, endpoint_id: str) -> str:
+    """The same id every time one message is delivered to one endpoint (`webhook-id`)."""
+    return "msg_" + hashlib.sha256(f"{message_id}|{endpoint_id}".encode()).hexdigest()[:26]

@@ -15,10 +15,9 @@ import msgspec
 from application.commands import SubmitJob
 from application.conflicts import retry_on_conflict
 from application.ports import (
-    Clock, IdGenerator, JobEventPublisher, OutboxMessage, ProviderRegistry, TaskQueue,
-    UnitOfWorkFactory,
+    Clock, IdGenerator, JobEventPublisher, ProviderRegistry, TaskQueue, UnitOfWorkFactory,
 )
-from application.use_cases.relay_outbox import DISPATCH_JOB, RelayOutbox
+from application.use_cases.relay_outbox import RelayOutbox, dispatch_message
 from domain.catalog import ModelCatalog
 from domain.credits import Balance
 from domain.errors import InvalidRequest
@@ -73,8 +72,7 @@ class SubmitGeneration:
             await self._publisher.publish(events)
             return SubmitResult(job=job.state, balance=ledger.balance)
 
-        message = OutboxMessage(id=self._ids.new_id("msg"), job_id=job_id, topic=DISPATCH_JOB,
-                                created_at=self._clock.now())
+        message = dispatch_message(self._ids.new_id("msg"), job_id, now=self._clock.now(), own=True)
         result = await retry_on_conflict(attempt)
         await self._relay.publish_committed(message)
         return result

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -77,9 +78,12 @@ class SqlAlchemyWebhookStore(WebhookStore):
         return bool(gone.rowcount)
 
     async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        """Insert the deliveries; one whose id is already stored is left as it is (a job event
+        relayed twice records its deliveries once)."""
         if deliveries:
-            await self._run("add webhook deliveries",
-                            webhook_deliveries.insert().values([_delivery_row(d) for d in deliveries]))
+            insert = (postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert)
+            await self._run("add webhook deliveries", insert(webhook_deliveries).values(
+                [_delivery_row(d) for d in deliveries]).on_conflict_do_nothing(index_elements=["id"]))
 
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
         t = webhook_deliveries

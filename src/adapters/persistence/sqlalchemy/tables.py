@@ -118,6 +118,8 @@ jobs = Table(
     Index(None, "user_id", "created_at"),
     Index(None, "status", "created_at"),
     Index(None, "project_id"),
+    # one retry per job: retrying a job twice returns the first retry (migration 1300)
+    Index("uq_jobs_retry_of_job_id", "retry_of_job_id", unique=True),
 )
 
 ledger_events = Table(

@@ -15,6 +15,8 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("dispatched_at", UtcDateTime),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # In flight until then: one publisher owns the row, relays skip it (ADR 0053, migration 1300).
+    Column("claimed_until", UtcDateTime),
     # Only undispatched rows are ever searched; a partial index keeps the relay's scan small.
     Index("ix_outbox_undispatched", "created_at", "id",
           postgresql_where=Column("dispatched_at").is_(None),

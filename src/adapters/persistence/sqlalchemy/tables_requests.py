@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, LargeBinary, String, Table, Text
+from sqlalchemy import Boolean, Column, Integer, LargeBinary, String, Table, Text, false
 
 from adapters.persistence.sqlalchemy.tables import UtcDateTime, metadata
 
@@ -15,6 +15,8 @@ idempotency_keys = Table(
     Column("status_code", Integer),  # NULL while the first request is in progress
     Column("content_type", String(128)),
     Column("body", LargeBinary),
+    # The request's commit may have happened: a retry looks its work up (ADR 0052, migration 1300).
+    Column("in_doubt", Boolean, nullable=False, server_default=false()),
 )
 
 batches = Table(

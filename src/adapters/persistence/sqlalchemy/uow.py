@@ -2,16 +2,22 @@
 
 Every repository of a unit shares its connection, so what a unit writes commits or rolls back
 together. Leaving the block without `commit()` rolls back. Job events of the jobs the unit
-added or saved become available from `collect_new_events()` once the commit has succeeded.
+added or saved are written to the outbox (topic `job.event`) in the same transaction, so their
+side effects (client webhooks) cannot be lost between the commit and the code after it
+(ADR 0051); they also become available from `collect_new_events()` once the commit has
+succeeded, for in-process watchers. A commit whose outcome is unknown (the connection dropped
+while COMMIT was in flight) raises `CommitOutcomeUnknown` (ADR 0052). `faults` lets tests
+inject failures around the commit through the real adapter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.persistence import ConflictGuard, JobEventCollector
+from adapters.persistence import ConflictGuard, JobEventCollector, new_message_id
 from adapters.persistence.sqlalchemy.engine import GuardedConnection, connect, translated_errors
 from adapters.persistence.sqlalchemy.batches import SqlAlchemyBatchRepository
 from adapters.persistence.sqlalchemy.images import SqlAlchemyImageRepository
@@ -21,15 +27,37 @@ from adapters.persistence.sqlalchemy.outbox import SqlAlchemyOutboxRepository
 from adapters.persistence.sqlalchemy.provider_deliveries import SqlAlchemyProviderDeliveryLog
 from adapters.persistence.sqlalchemy.quotas import SqlAlchemyQuotaRepository
 from adapters.persistence.sqlalchemy.users import SqlAlchemyUserRepository
+from application.errors import CommitOutcomeUnknown, ServiceUnavailable
 from application.ports import UnitOfWork
 from domain.jobs import JobStatusChanged
+
+
+FaultHook = Callable[[Sequence[JobStatusChanged]], Awaitable[None]]
+
+
+class CommitFaults:
+    """Test hooks around a unit's commit, each given the job events the unit is committing.
+
+    `before_commit` runs before COMMIT (raising there rolls the unit back); `after_commit`
+    runs once COMMIT succeeded, inside the commit's error translation, so a driver-like error
+    raised there (`ConnectionResetError`) looks exactly like a dropped connection at commit,
+    and any other exception like a crash right after it.
+    """
+
+    def __init__(self, *, before_commit: FaultHook | None = None,
+                 after_commit: FaultHook | None = None) -> None:
+        self.before_commit, self.after_commit = before_commit, after_commit
 
 
 class SqlAlchemyUnitOfWork(UnitOfWork):
     """Use a fresh instance per unit (see `SqlAlchemyUnitOfWorkFactory`)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, signal: object | None = None,
+                 faults: CommitFaults | None = None) -> None:
+        """`signal` (an `OutboxSignal`) is notified after a commit that added outbox messages."""
         self._engine = engine
+        self._signal = signal
+        self._faults = faults
         self._conn: AsyncConnection | None = None
         self._events = JobEventCollector()
         self._guard = ConflictGuard()
@@ -78,9 +106,22 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         if self._conn is None:
             raise RuntimeError("commit() outside `async with`")
         self._guard.check()
-        with translated_errors("commit"):
-            await self._conn.commit()
+        events = self._events.pending()
+        if events:
+            await self.outbox.add_job_events(events, ids=[new_message_id() for _ in events])
+            self._guard.check()
+        if self._faults is not None and self._faults.before_commit is not None:
+            await self._faults.before_commit(events)
+        try:
+            with translated_errors("commit"):
+                await self._conn.commit()
+                if self._faults is not None and self._faults.after_commit is not None:
+                    await self._faults.after_commit(events)
+        except ServiceUnavailable as exc:  # COMMIT was sent; it may have taken effect
+            raise CommitOutcomeUnknown(f"the outcome of a commit is unknown: {exc}") from exc
         self._events.committed()
+        if self.outbox.added_unclaimed and self._signal is not None:
+            self._signal.notify()  # type: ignore[attr-defined]
 
     def collect_new_events(self) -> list[JobStatusChanged]:
         return self._events.take()
@@ -89,8 +130,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 class SqlAlchemyUnitOfWorkFactory:
     """A `UnitOfWorkFactory`: a new `SqlAlchemyUnitOfWork` on the same engine per call."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, engine: AsyncEngine, *, signal: object | None = None,
+                 faults: CommitFaults | None = None) -> None:
+        self.engine, self.signal, self.faults = engine, signal, faults
 
     def __call__(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.engine)
+        return SqlAlchemyUnitOfWork(self.engine, signal=self.signal, faults=self.faults)
