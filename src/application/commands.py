@@ -17,6 +17,9 @@ class SubmitJob(msgspec.Struct, frozen=True, kw_only=True):
     input_image_ids: tuple[str, ...] = ()
     mask_image_id: str | None = None
     retry_of_job_id: str | None = None  # set by RetryJob: the failed or cancelled predecessor
+    # The job's id when the caller derives it (an Idempotency-Key, ADR 0052): a job that
+    # already exists under it is returned instead of a second one being created.
+    job_id: str | None = None
 
 
 class ListJobsQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -79,6 +79,11 @@ class JobRepository(Protocol):
         """Ids of jobs awaiting a provider callback whose last change is older than `before`."""
         ...
 
+    async def retry_of(self, job_id: str) -> Job | None:
+        """The job that retries `job_id`, if any; a second job retrying the same one is a
+        `ConcurrencyConflict` on add or commit (one retry per job)."""
+        ...
+
 
 class LedgerStore(Protocol):
     async def load(self, account_id: str) -> CreditLedger:

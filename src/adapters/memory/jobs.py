@@ -38,6 +38,8 @@ class InMemoryJobRepository(JobRepository):
         """Stage the job at revision 0; `ConcurrencyConflict` if the id exists."""
         if self._stored(job.id) is not None:
             raise self._guard.conflict(f"job {job.id} already exists")
+        if job.state.retry_of_job_id is not None and await self.retry_of(job.state.retry_of_job_id):
+            raise self._guard.conflict(f"job {job.state.retry_of_job_id} already has a retry")
         stamp_revision(job, 0)
         self._stage(job.state, base=None)
         self._track(job)
@@ -97,12 +99,22 @@ class InMemoryJobRepository(JobRepository):
                    if s.status is JobStatus.AWAITING_CALLBACK and s.updated_at < before]
         return [s.id for s in sorted(waiting, key=_key)[:limit]]
 
+    async def retry_of(self, job_id: str) -> Job | None:
+        found = [s for s in self._all() if s.retry_of_job_id == job_id]
+        return Job(found[0]) if found else None
+
     # -- unit of work ----------------------------------------------------------------------
     def check_commit(self) -> None:
         for job_id, base in self._base.items():
             data = self._db.jobs.get(job_id)
             if (None if data is None else decode(data, JobState).revision) != base:
                 raise self._guard.conflict(f"job {job_id} was changed by another unit of work")
+        retried = {decode(d, JobState).retry_of_job_id for i, d in self._db.jobs.items()
+                   if i not in self._staged} - {None}
+        for job_id, base in self._base.items():
+            retry_of = decode(self._staged[job_id], JobState).retry_of_job_id
+            if base is None and retry_of in retried:  # as SQL's unique index on retry_of_job_id
+                raise self._guard.conflict(f"job {retry_of} already has a retry")
 
     def apply_commit(self) -> None:
         self._db.jobs.update(self._staged)

@@ -1,7 +1,9 @@
 """RetryJob: a failed or cancelled job, submitted again as a new job linked to its predecessor.
 
 The new job is an ordinary submission (new id, new reservation, same parameters) carrying
-`retry_of_job_id`; the old job and its settled reservation stay as they were.
+`retry_of_job_id`; the old job and its settled reservation stay as they were. A job has at
+most one retry (a unique index on `retry_of_job_id`): retrying it again, or twice at once,
+returns the first retry and reserves nothing more (ADR 0052).
 """
 
 from __future__ import annotations

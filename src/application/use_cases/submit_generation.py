@@ -1,5 +1,9 @@
 """SubmitGeneration: validate, estimate, reserve credits, create the job, enqueue it.
 
+Submitting again what was submitted already returns the first job and reserves nothing: the
+retry of a job that has a retry (one per job, ADR 0052), or a job whose caller-derived id
+exists (an idempotency key whose first outcome was in doubt).
+
 All or nothing: the reservation, the job and its outbox message commit in one unit of work, so
 a rejected request (bad input, unknown model, too few credits) leaves no job and no ledger
 event behind, and an accepted one is never lost by the queue: the message is published right
@@ -28,6 +32,9 @@ from domain.pricing import ImageSize, estimate_credits
 class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
     job: JobState
     balance: Balance
+    #: False when the job existed already (the retry of a retried job, or the job of an
+    #: idempotency key whose first request's outcome was in doubt): nothing new was reserved.
+    created: bool = True
 
 
 class SubmitGeneration:
@@ -48,11 +55,15 @@ class SubmitGeneration:
         if (cmd.input_image_ids or cmd.mask_image_id) and not spec.supports_edit:
             raise InvalidRequest("model", f"{spec.name} does not edit images")
         credits = estimate_credits(spec, size, cmd.n)
-        job_id = self._ids.new_id("job")
+        job_id = cmd.job_id or self._ids.new_id("job")
 
         async def attempt() -> SubmitResult:
             now = self._clock.now()
             async with self._uow() as uow:
+                existing = await self._existing(uow, cmd, job_id)
+                if existing is not None:
+                    balance = (await uow.ledgers.load(cmd.user_id)).balance
+                    return SubmitResult(job=existing.state, balance=balance, created=False)
                 await self._check_parent(uow, cmd)
                 ledger = await uow.ledgers.load(cmd.user_id)
                 ledger.reserve(job_id, credits, expires_at=now + self._ttl, now=now)
@@ -74,8 +85,22 @@ class SubmitGeneration:
 
         message = dispatch_message(self._ids.new_id("msg"), job_id, now=self._clock.now(), own=True)
         result = await retry_on_conflict(attempt)
-        await self._relay.publish_committed(message)
+        if result.created:
+            await self._relay.publish_committed(message)
         return result
+
+    @staticmethod
+    async def _existing(uow, cmd: SubmitJob, job_id: str) -> Job | None:  # type: ignore[no-untyped-def]
+        """The job this command already made: the retry of `retry_of_job_id` (one per job, a
+        unique index), or the job under a caller-derived id."""
+        if cmd.retry_of_job_id is not None:
+            return await uow.jobs.retry_of(cmd.retry_of_job_id)  # type: ignore[no-any-return]
+        if cmd.job_id is None:
+            return None
+        job = await uow.jobs.get(job_id)
+        if job is not None and job.state.user_id != cmd.user_id:
+            raise InvalidRequest("Idempotency-Key", "names a job of another account")
+        return job  # type: ignore[no-any-return]
 
     @staticmethod
     async def _check_parent(uow, cmd: SubmitJob) -> None:  # type: ignore[no-untyped-def]

@@ -66,7 +66,8 @@ async def read_batch(batch_id: FromPath[str], principal: NamedDependency[Princip
 
 
 @post("/v1/jobs/{job_id:str}/retry", status_code=201, tags=["jobs"], summary="Retry a failed or cancelled job",
-      description="A new job with a new reservation, linked by retryOfJobId; 409 unless failed or cancelled.")
+      description="A new job with a new reservation, linked by retryOfJobId; 409 unless failed or "
+                  "cancelled. A job has one retry: retrying it again returns that retry.")
 async def retry_job_route(job_id: FromPath[str], principal: NamedDependency[Principal],
                           retry_job: NamedDependency[RetryJob]) -> JobCreated:
     result = await retry_job(principal.user_id, job_id)

@@ -133,3 +133,9 @@ class SqlAlchemyJobRepository(JobRepository):
                  .where(jobs.c.status == JobStatus.AWAITING_CALLBACK.value, jobs.c.updated_at < before)
                  .order_by(jobs.c.created_at, jobs.c.id).limit(limit))
         return list((await self._db.execute("select jobs awaiting a callback", query)).scalars())
+
+    async def retry_of(self, job_id: str) -> Job | None:
+        """The job retrying `job_id` (at most one: `retry_of_job_id` is unique)."""
+        query = select(jobs).where(jobs.c.retry_of_job_id == job_id)
+        row = (await self._db.execute(f"find the retry of {job_id}", query)).first()
+        return None if row is None else Job(_to_domain(row))
