@@ -335,6 +335,15 @@ class IdempotencyStore(Protocol):
         """Forget an in-progress record, so the key may be used again."""
         ...
 
+    async def mark_in_doubt(self, api_key_id: str, key: str) -> None:
+        """Keep an in-progress record as "in doubt": its request may have committed (ADR 0052)."""
+        ...
+
+    async def resume(self, record: IdempotencyRecord, now: datetime) -> bool:
+        """Take over an in-doubt record with the same fingerprint as in progress again
+        (atomically: one of two racing retries wins); False if it was not in doubt."""
+        ...
+
 
 class BatchRepository(Protocol):
     async def add(self, batch: Batch) -> None: ...

@@ -1,8 +1,10 @@
 """Idempotency keys (Stripe semantics): a key names one request; repeating it replays the answer.
 
 A record starts `in_progress` when the first request with the key begins and becomes
-`completed` with the stored response. The fingerprint ties the key to one request: method,
-path and the exact body bytes.
+`completed` with the stored response, or `in_doubt` when the request's commit failed in a way
+that may have committed (ADR 0052): a retry with the key and the same request then runs again,
+and finds what the first one may have made (a job under `derived_job_id`) instead of making
+it twice. The fingerprint ties the key to one request: method, path and the exact body bytes.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ class IdempotencyRecord(msgspec.Struct, frozen=True, kw_only=True):
     fingerprint: str
     created_at: datetime
     response: StoredResponse | None = None  # None while the first request is in progress
+    in_doubt: bool = False  # the first request ended without knowing whether it committed
 
     @property
     def in_progress(self) -> bool:
-        return self.response is None
+        return self.response is None and not self.in_doubt
 
     def expired(self, now: datetime) -> bool:
         return now - self.created_at >= KEY_TTL
@@ -62,3 +65,15 @@ def check_key(key: str) -> str | None:
     if not key.isprintable() or not key.isascii():
         return "must be printable ASCII"
     return None
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def derived_job_id(api_key_id: str, key: str, request_fingerprint: str) -> str:
+    """The id of the job a keyed request makes: the same for the same key and request, so a
+    retry after an outcome in doubt finds the job the first attempt may have committed."""
+    digest = hashlib.sha256(f"{api_key_id}\x00{key}\x00{request_fingerprint}".encode()).digest()
+    value = int.from_bytes(digest[:17], "big") >> 6  # 130 bits -> 26 base32 characters
+    chars = [_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26))]
+    return "job_" + "".join(chars)

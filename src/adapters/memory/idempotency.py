@@ -31,3 +31,16 @@ class InMemoryIdempotencyStore(IdempotencyStore):
         record = self._records.get((api_key_id, key))
         if record is not None and record.in_progress:
             del self._records[(api_key_id, key)]
+
+    async def mark_in_doubt(self, api_key_id: str, key: str) -> None:
+        record = self._records.get((api_key_id, key))
+        if record is not None and record.in_progress:
+            self._records[(api_key_id, key)] = msgspec.structs.replace(record, in_doubt=True)
+
+    async def resume(self, record: IdempotencyRecord, now: datetime) -> bool:
+        slot = (record.api_key_id, record.key)
+        existing = self._records.get(slot)
+        if existing is None or not existing.in_doubt or existing.fingerprint != record.fingerprint:
+            return False
+        self._records[slot] = msgspec.structs.replace(existing, in_doubt=False, created_at=now)
+        return True

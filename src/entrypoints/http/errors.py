@@ -8,7 +8,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from application.errors import ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from application.errors import (
+    CommitOutcomeUnknown, ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized,
+)
 from domain.errors import (
     InsufficientCredits, InvalidRequest, InvalidTransition, ReservationConflict, StorageQuotaExceeded,
 )
@@ -81,6 +83,17 @@ def _unavailable(_: Request, exc: Exception) -> Response:
                           headers={"Retry-After": "1"})
 
 
+def _in_doubt(request: Request, exc: CommitOutcomeUnknown) -> Response:
+    """503 as for any outage; the idempotency record (if any) is kept "in doubt" (ADR 0052)."""
+    from entrypoints.http.middleware_idempotency import mark_in_doubt
+
+    mark_in_doubt(request.scope)  # type: ignore[arg-type]
+    log.warning("http.commit_in_doubt", error=str(exc))
+    return error_response(503, ErrorDetail(
+        type="unavailable", message="the outcome of this request is unknown; retry it with the "
+        "same Idempotency-Key to get its result"), headers={"Retry-After": "1"})
+
+
 def _http(_: Request, exc: HTTPException) -> Response:
     field = "body" if exc.status_code in (400, 413, 415) else None
     return error_response(exc.status_code, ErrorDetail(
@@ -104,6 +117,7 @@ EXCEPTION_HANDLERS = {
     Unauthorized: _unauthorized,
     Forbidden: _forbidden,
     ServiceUnavailable: _unavailable,
+    CommitOutcomeUnknown: _in_doubt,
     ConcurrencyConflict: _unavailable,
     HTTPException: _http,
     Exception: _internal,

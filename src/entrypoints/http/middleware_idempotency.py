@@ -6,6 +6,12 @@ and body. Later requests with the key and the same fingerprint (method, path, bo
 that response again with `Idempotent-Replayed: true`; with another fingerprint 422; while the
 first still runs 409. Answers that say "try again" are not stored, so a retry may succeed: 409,
 429 and 503 (nothing was committed). Every other answer is, 4xx and 500 included (ADR 0030).
+
+A 503 whose commit may have happened (`CommitOutcomeUnknown`) is different (ADR 0052): the
+record is kept "in doubt". The handler gets an `IdempotencyContext` in the ASGI scope with
+the job id derived from the key and the request, so the first attempt's job, if it committed,
+has that id; a retry with the key and the same request takes the record over and runs again,
+and the handler finds the job instead of making a second one.
 """
 
 from __future__ import annotations
@@ -17,12 +23,37 @@ import structlog
 from application.errors import Unauthorized
 from application.ports import Clock, IdempotencyStore
 from application.use_cases.api_keys import Authenticate
-from domain.idempotency import IdempotencyRecord, StoredResponse, check_key, fingerprint
+from domain.idempotency import IdempotencyRecord, StoredResponse, check_key, derived_job_id, fingerprint
 from entrypoints.http.asgi_io import BodyTooLarge, header, read_body, replaying_receive, send_bytes, send_error
 from entrypoints.http.schemas import ErrorDetail
 
 HEADER = "Idempotency-Key"
 NOT_STORED = frozenset({409, 429, 503})
+#: Where the handler finds this request's `IdempotencyContext` in the ASGI scope.
+SCOPE_KEY = "imagegen.idempotency"
+
+
+class IdempotencyContext:
+    """What a keyed request's handler may use: `job_id` for the job it creates, and
+    `in_doubt`, set by the error handler when the request's commit may have happened."""
+
+    __slots__ = ("job_id", "in_doubt")
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        self.in_doubt = False
+
+
+def idempotent_job_id(scope: dict[str, Any]) -> str | None:
+    """The derived job id of a keyed request (None without an Idempotency-Key)."""
+    context = scope.get(SCOPE_KEY)
+    return context.job_id if isinstance(context, IdempotencyContext) else None
+
+
+def mark_in_doubt(scope: dict[str, Any]) -> None:
+    context = scope.get(SCOPE_KEY)
+    if isinstance(context, IdempotencyContext):
+        context.in_doubt = True
 log = structlog.get_logger("imagegen.http.idempotency")
 
 
@@ -83,16 +114,21 @@ class IdempotencyMiddleware:
         record = IdempotencyRecord(api_key_id=principal.key_id, key=key, created_at=now,
                                    fingerprint=fingerprint("POST", path, body))
         existing = await self._store.begin(record, now)
-        if existing is not None:
+        if existing is not None and not (existing.in_doubt and await self._store.resume(record, now)):
             await self._answer_existing(existing, record, send)
             return
+        context = IdempotencyContext(derived_job_id(principal.key_id, key, record.fingerprint))
+        scope[SCOPE_KEY] = context
         capture = _Capture(send)
         try:
             await self.app(scope, replaying_receive(body, receive), capture.send)
         except BaseException:
             await self._store.release(principal.key_id, key)
             raise
-        if capture.status is None or capture.status in NOT_STORED:
+        if context.in_doubt:
+            log.warning("idempotency.in_doubt", key_prefix=key[:8])
+            await self._store.mark_in_doubt(principal.key_id, key)
+        elif capture.status is None or capture.status in NOT_STORED:
             await self._store.release(principal.key_id, key)
         else:
             await self._store.complete(principal.key_id, key, StoredResponse(
@@ -104,7 +140,7 @@ class IdempotencyMiddleware:
             await send_error(send, 422, _error(
                 "idempotency_error", "this key was already used with a different request "
                 "(method, path or body); use a new key for a new request"))
-        elif existing.response is None:
+        elif existing.response is None:  # in progress, or in doubt and just taken over by another
             await send_error(send, 409, _error(
                 "idempotency_key_in_use", "a request with this key is still being processed; "
                 "retry shortly"), headers={"Retry-After": "1"})

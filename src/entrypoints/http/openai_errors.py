@@ -13,7 +13,9 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from application.errors import ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from application.errors import (
+    CommitOutcomeUnknown, ConcurrencyConflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized,
+)
 from domain.errors import InsufficientCredits, InvalidRequest, StorageQuotaExceeded
 
 log = structlog.get_logger("imagegen.openai")
@@ -78,6 +80,15 @@ def _unavailable(_: Request, exc: Exception) -> Response[bytes]:
                         headers={"Retry-After": "1"})
 
 
+def _in_doubt(request: Request, exc: CommitOutcomeUnknown) -> Response[bytes]:
+    from entrypoints.http.middleware_idempotency import mark_in_doubt
+
+    mark_in_doubt(request.scope)  # type: ignore[arg-type]
+    log.warning("openai.commit_in_doubt", error=str(exc))
+    return openai_error(503, "The outcome of this request is unknown; retry it with the same "
+                             "Idempotency-Key.", "server_error", headers={"Retry-After": "1"})
+
+
 def _http(_: Request, exc: HTTPException) -> Response[bytes]:
     type_ = "invalid_request_error" if exc.status_code < 500 else "server_error"
     return openai_error(exc.status_code, str(exc.detail), type_, headers=exc.headers)
@@ -97,6 +108,7 @@ OPENAI_EXCEPTION_HANDLERS = {
     Forbidden: _forbidden,
     NotFound: _not_found,
     ServiceUnavailable: _unavailable,
+    CommitOutcomeUnknown: _in_doubt,
     ConcurrencyConflict: _unavailable,
     HTTPException: _http,
     Exception: _internal,

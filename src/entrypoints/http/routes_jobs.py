@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -16,6 +16,7 @@ from application.use_cases.get_job import GetJob
 from application.use_cases.list_jobs import ListJobs
 from application.use_cases.submit_generation import SubmitGeneration
 from entrypoints.http.schemas import ErrorBody, JobCreate, JobCreated, JobOut, JobPageOut
+from entrypoints.http.middleware_idempotency import idempotent_job_id
 from entrypoints.http.views import balance_out, job_out
 from entrypoints.settings import Settings
 
@@ -32,10 +33,12 @@ class JobsController(Controller):
     @post("/", status_code=201, summary="Submit a generation job", responses=INSUFFICIENT,
           description="Validates, reserves the estimated credits and queues the job; 402 when "
                       "the balance does not cover it, with nothing created.")
-    async def submit(self, data: JSONBody[JobCreate], principal: NamedDependency[Principal],
+    async def submit(self, request: Request[Any, Any, Any], data: JSONBody[JobCreate],
+                     principal: NamedDependency[Principal],
                      submit_job: NamedDependency[SubmitGeneration],
                      settings: NamedDependency[Settings]) -> JobCreated:
         result = await submit_job(SubmitJob(
+            job_id=idempotent_job_id(request.scope),  # type: ignore[arg-type]
             user_id=principal.user_id, prompt=data.prompt, model=data.model or settings.default_model,
             size=data.size, n=data.n, seed=data.seed, project_id=data.project_id or principal.project_id,
             parent_job_id=data.parent_job_id, input_image_ids=tuple(data.input_image_ids),

@@ -94,3 +94,18 @@ async def test_keys_of_different_api_keys_do_not_collide(store: IdempotencyStore
     assert await store.begin(_record(), T0) is None
     other = IdempotencyRecord(api_key_id="key_2", key="k", fingerprint="f", created_at=T0)
     assert await store.begin(other, T0) is None
+
+
+async def test_a_record_in_doubt_is_kept_and_taken_over_by_one_retry_of_the_same_request(
+        store: IdempotencyStore) -> None:
+    assert await store.begin(_record(), T0) is None
+    await store.mark_in_doubt("key_1", "k")
+    await store.release("key_1", "k")  # a release does not forget a record in doubt
+    later = T0 + timedelta(minutes=30)  # past ABANDONED_AFTER: still not replaced
+    existing = await store.begin(_record(at=later), later)
+    assert existing is not None and existing.in_doubt and not existing.in_progress
+    assert not await store.resume(_record(fp="other"), later)  # another request: no
+    taken = await asyncio.gather(*(store.resume(_record(at=later), later) for _ in range(5)))
+    assert sorted(taken) == [False] * 4 + [True]
+    again = await store.begin(_record(at=later), later)
+    assert again is not None and again.in_progress and again.created_at == later

@@ -24,7 +24,7 @@ def _to_domain(row: Any) -> IdempotencyRecord:
         response = StoredResponse(status_code=row.status_code, body=bytes(row.body or b""),
                                   content_type=row.content_type or "application/json")
     return IdempotencyRecord(api_key_id=row.api_key_id, key=row.key, fingerprint=row.fingerprint,
-                             created_at=row.created_at, response=response)
+                             created_at=row.created_at, response=response, in_doubt=bool(row.in_doubt))
 
 
 class SqlAlchemyIdempotencyStore(IdempotencyStore):
@@ -72,4 +72,14 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
 
     async def release(self, api_key_id: str, key: str) -> None:
         await self._run("release an idempotency key", delete(t).where(
-            self._where(api_key_id, key), t.c.status_code.is_(None)))
+            self._where(api_key_id, key), t.c.status_code.is_(None), t.c.in_doubt.is_(False)))
+
+    async def mark_in_doubt(self, api_key_id: str, key: str) -> None:
+        await self._run("keep an idempotency key in doubt", update(t).where(
+            self._where(api_key_id, key), t.c.status_code.is_(None)).values(in_doubt=True))
+
+    async def resume(self, record: IdempotencyRecord, now: Any) -> bool:
+        taken = await self._run("resume an idempotency key in doubt", update(t).where(
+            self._where(record.api_key_id, record.key), t.c.in_doubt.is_(True),
+            t.c.fingerprint == record.fingerprint).values(in_doubt=False, created_at=now))
+        return bool(taken == 1)
