@@ -44,6 +44,7 @@ async def test_a_registered_endpoint_receives_the_jobs_events_signed_and_they_ar
     job = (await hooks_api.client.post("/v1/jobs", json={"prompt": "a fox", "size": "64x64"},
                                        headers=headers)).json()
     await hooks_api.settle()
+    await hooks_api.container.use_cases.relay_outbox()(100)  # records deliveries (ADR 0051)
     report = await hooks_api.container.watching.deliver()()  # type: ignore[attr-defined]
     assert report.attempted == report.succeeded >= 2
     types = [json.loads(r.body)["type"] for r in receiver.requests]
