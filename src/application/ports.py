@@ -7,7 +7,7 @@ method is async. Stores raise `application.errors.ConcurrencyConflict` on a lost
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -211,8 +211,27 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
 
+class PreviewSink(Protocol):
+    """Where a provider hands a partial image while it works (streaming previews, ADR 0072)."""
+
+    async def __call__(self, data: bytes, index: int) -> None:
+        """Store `data` (encoded image bytes) as the job's newest preview; never raises."""
+        ...
+
+
+class EditTurn(msgspec.Struct, frozen=True, kw_only=True):
+    """One earlier turn of a multi-turn edit: what was asked and what came out."""
+
+    prompt: str
+    images: tuple[bytes, ...] = ()
+
+
 class ProviderRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """What a provider is asked to make. Input images are bytes we already hold."""
+    """What a provider is asked to make. Input images are bytes we already hold.
+
+    `history` holds the earlier turns of a multi-turn edit, oldest first (the parent job
+    last); `previews`, when set, receives partial images from providers that stream them.
+    """
 
     job_id: str
     model: str
@@ -224,6 +243,8 @@ class ProviderRequest(msgspec.Struct, frozen=True, kw_only=True):
     input_images: tuple[bytes, ...] = ()
     mask: bytes | None = None
     user_ref: str = ""
+    history: tuple[EditTurn, ...] = ()
+    previews: PreviewSink | None = None
 
 
 class GeneratedImage(msgspec.Struct, frozen=True, kw_only=True):
@@ -241,6 +262,8 @@ class ProviderResult(msgspec.Struct, frozen=True, kw_only=True):
     provider_job_id: str | None = None
     # Set by the fallback router when a model other than the requested one made the images.
     served_by_model: str | None = None
+    # Async providers whose result URLs expire: read the job again by id for fresh URLs.
+    refresh: Callable[[], Awaitable[ProviderResult | None]] | None = None
 
     @property
     def pending(self) -> bool:

@@ -21,6 +21,9 @@ class ErrorClass(enum.StrEnum):
     PROVIDER_QUOTA = "provider_quota"
     RATE_LIMITED = "rate_limited"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    #: The provider no longer serves the catalog's model (retired, renamed, not enabled for
+    #: our key): an operator's catalog problem, never the user's request (ADR 0071).
+    MODEL_UNAVAILABLE = "model_unavailable"
     TIMEOUT = "timeout"
     STORAGE = "storage"
     STORAGE_QUOTA = "storage_quota"
@@ -33,6 +36,13 @@ class ErrorClass(enum.StrEnum):
         """True for classes that prove the request did not run, or may safely run again."""
         return self in _RETRYABLE
 
+    @property
+    def operator_fault(self) -> bool:
+        """True for failures an operator must fix (key, account, catalog), not the user."""
+        return self in _OPERATOR
+
+
+_OPERATOR = frozenset({ErrorClass.AUTH, ErrorClass.PROVIDER_QUOTA, ErrorClass.MODEL_UNAVAILABLE})
 
 # STORAGE is not here: the image was generated (and paid for) already; the storage adapter
 # retries its own puts, and a job-level retry would buy the image twice.

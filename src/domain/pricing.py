@@ -11,6 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from domain.errors import InvalidRequest
+from domain.model_mapping import RequestMapping, SizeRule
 
 MEGAPIXEL = 1024 * 1024  # 1,048,576: 1024x1024 is base price, 1792x1024 is high-res
 
@@ -75,6 +76,13 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
         token_prices: what the provider charges per million tokens of each kind, in
             micro-dollars (USD 40 per 1M image output tokens is 40_000_000); used with the
             provider's reported usage instead of `price_micros_per_image` when set.
+        upstream_version: a pinned provider version (Replicate's 64-hex version id).
+        official: Replicate official model (served by name, without a version).
+        mapping: how the request is spelled for this model (input names, modalities).
+        size_rule: arbitrary sizes within bounds; replaces the `sizes` list when set.
+        status: "current" or "deprecated" (still served, with a `shutdown_on` date).
+        shutdown_on: the provider's announced shutdown date, YYYY-MM-DD.
+        source: where the entry's id and prices were read, and when (for humans).
     """
 
     name: str
@@ -89,12 +97,26 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
     fallbacks: tuple[str, ...] = ()
     upstream_model: str = ""
     token_prices: TokenPrices | None = None
+    upstream_version: str = ""
+    official: bool = False
+    mapping: RequestMapping = RequestMapping()
+    size_rule: SizeRule | None = None
+    status: str = "current"
+    shutdown_on: str = ""
+    source: str = ""
 
     def __post_init__(self) -> None:
         if self.credits_per_image < 0 or self.price_micros_per_image < 0:
             raise ValueError(f"model {self.name}: prices must be >= 0")
         if self.max_n < 1:
             raise ValueError(f"model {self.name}: max_n must be >= 1")
+        if self.status not in ("current", "deprecated"):
+            raise ValueError(f"model {self.name}: status must be current or deprecated")
+
+    @property
+    def upstream(self) -> str:
+        """The provider's own id for this entry (`upstream_model`, else the name)."""
+        return self.upstream_model or self.name
 
     def check_request(self, size: ImageSize, n: int, prompt: str) -> None:
         """Raise `InvalidRequest` naming the field when this model cannot serve the request."""
@@ -107,7 +129,9 @@ class ModelSpec(msgspec.Struct, frozen=True, kw_only=True):
             )
         if not 1 <= n <= self.max_n:
             raise InvalidRequest("n", f"must be between 1 and {self.max_n} for {self.name}")
-        if self.sizes and str(size) not in self.sizes:
+        if self.size_rule is not None:
+            self.size_rule.check(size.width, size.height, self.name)
+        elif self.sizes and str(size) not in self.sizes:
             raise InvalidRequest(
                 "size", f"{size} is not offered by {self.name}; choose one of {', '.join(self.sizes)}"
             )

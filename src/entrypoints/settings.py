@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from pathlib import Path
@@ -61,7 +62,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
     provider_connect_timeout_s: float = 5.0
-    provider_read_timeout_s: float = 300.0
+    provider_read_timeout_s: float = 600.0  # OpenAI's own SDK default
     # --- end synchronous real providers ---
     # --- object storage, production profile (S3 + optional CloudFront; see ADR 0014) ---
     s3_bucket: str = ""
@@ -171,11 +172,78 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, signing_key=path.read_text().strip().encode())
 
 
+#: Providers a catalog entry may name (ADR 0070).
+KNOWN_PROVIDERS = ("local", "openai", "gemini", "openrouter", "replicate", "fal")
+
+
+class CatalogError(ValueError):
+    """Raised when the model catalog does not load; the one-line message names the entry."""
+
+
 def load_models(path: Path) -> tuple[ModelSpec, ...]:
-    """Read the model catalog from a TOML file with a [[models]] array."""
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    return msgspec.convert(data.get("models", []), tuple[ModelSpec, ...])
+    """Read and validate the model catalog, a TOML file with a [[models]] array.
+
+    Raises:
+        CatalogError: one line naming the file, the entry (index and name) and the problem:
+            a field of the wrong type, an unknown provider, a duplicate name, a size that is
+            not WxH, a fallback naming no entry, a community Replicate model without a version.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CatalogError(f"{path.name}: {exc}") from exc
+    specs: list[ModelSpec] = []
+    for index, raw in enumerate(data.get("models", [])):
+        label = f"{path.name}: models[{index}]"
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            label += f" ({raw['name']})"
+        try:
+            specs.append(msgspec.convert(raw, ModelSpec))
+        except (msgspec.ValidationError, ValueError, TypeError) as exc:
+            raise CatalogError(f"{label}: {exc}") from None
+        problem = _entry_problem(specs[-1], specs[:-1])
+        if problem:
+            raise CatalogError(f"{label}: {problem}")
+    names = {s.name for s in specs}
+    for index, spec in enumerate(specs):
+        missing = [f for f in spec.fallbacks if f not in names]
+        if missing:
+            raise CatalogError(f"{path.name}: models[{index}] ({spec.name}): fallback "
+                               f"{missing[0]!r} is not in the catalog")
+    return tuple(specs)
+
+
+def _entry_problem(spec: ModelSpec, before: list[ModelSpec]) -> str:
+    from domain.errors import InvalidRequest
+    from domain.pricing import ImageSize
+
+    if spec.provider not in KNOWN_PROVIDERS:
+        return f"provider {spec.provider!r} is not one of {', '.join(KNOWN_PROVIDERS)}"
+    if any(other.name == spec.name for other in before):
+        return "a model of this name is listed twice"
+    for size in spec.sizes:
+        try:
+            ImageSize.parse(size)
+        except InvalidRequest:
+            return f"size {size!r} is not WIDTHxHEIGHT"
+    if spec.shutdown_on and not _is_date(spec.shutdown_on):
+        return f"shutdown_on {spec.shutdown_on!r} is not YYYY-MM-DD"
+    if spec.provider == "replicate" and not (spec.upstream_version or spec.official):
+        return "a community Replicate model needs upstream_version (or official = true)"
+    if spec.upstream_version and not re.fullmatch(r"[0-9a-f]{64}", spec.upstream_version):
+        return "upstream_version is not a 64-hex version id"
+    return ""
+
+
+def _is_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def _database_url(env: dict[str, str]) -> str:

@@ -1,10 +1,15 @@
 """fal: queue requests submitted with `?fal_webhook=`, so jobs park in awaiting_callback.
 
-Submit: `POST {queue}/{owner}/{app}[/{path}]?fal_webhook=<url>` with the model's input; the
-answer's `request_id` is the provider job id. Status, result and cancel live under
-`{queue}/{owner}/{app}/requests/{id}` (without the sub-path, providers.md section 5.1).
+Submit: `POST {queue}/{endpoint}?fal_webhook=<url>` with the model's input (field names from
+the catalog entry's mapping); the answer's `request_id` is the provider job id. Status, result
+and cancel live under `{queue}/[{namespace}/]{owner}/{alias}/requests/{id}`, built as
+`fal_client` builds them (`AppId.from_endpoint_id`): the namespaces `workflows` and `comfy`
+take one more segment, and any sub-path (`fal-ai/flux/dev` -> `fal-ai/flux`) is dropped.
 Request errors carry `{"detail": "...", "error_type": ...}`; model errors
-`{"detail": [{loc, msg, type}]}`.
+`{"detail": [{loc, msg, type}]}`; a content-policy failure is typed in the result body
+(`error_type` or `detail[].type` such as `content_policy_violation`), whatever the status
+text says. An ingress 502/503/504 on a status or result read means "ask again", not a
+timeout of the request (corrections of 2026-12-01). A 404 on submit: model_unavailable.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import httpx
 import structlog
 
 from adapters.image_providers.http_wire import (
-    clip, json_body, post, retry_after_s, table_cost, upstream_id,
+    clip, json_body, mapping_of, post, retired, retry_after_s, table_cost, upstream_id,
 )
+from adapters.image_providers.inputs import model_input
 from application.errors import ProviderUnreachable
 from application.ports import (
     AsyncProviderControl, Clock, GeneratedImage, ImageProvider, ProviderRequest, ProviderResult,
@@ -29,6 +35,24 @@ log = structlog.get_logger("imagegen.providers")
 
 DEFAULT_QUEUE_URL = "https://queue.fal.run"
 _POLICY_WORDS = ("nsfw", "safety", "content_policy", "content policy", "moderation")
+#: First path segments that name a namespace, not an owner (fal_client's APP_NAMESPACES).
+APP_NAMESPACES = ("workflows", "comfy")
+
+
+def app_root(endpoint_id: str) -> str:
+    """`[namespace/]owner/alias` of an endpoint id, as fal_client's `AppId` parses it.
+
+    Raises:
+        ValueError: for an id with too few segments.
+    """
+    parts = [p for p in endpoint_id.strip("/").split("/") if p]
+    if parts and parts[0] in APP_NAMESPACES:
+        if len(parts) < 3:
+            raise ValueError(f"fal endpoint {endpoint_id!r} needs namespace/owner/alias")
+        return "/".join(parts[:3])
+    if len(parts) < 2:
+        raise ValueError(f"fal endpoint {endpoint_id!r} needs owner/alias")
+    return "/".join(parts[:2])
 
 
 class FalImageProvider(ImageProvider, AsyncProviderControl):
@@ -59,14 +83,13 @@ class FalImageProvider(ImageProvider, AsyncProviderControl):
         Raises:
             JobFailure: classified submit errors.
         """
-        body: dict[str, Any] = {"prompt": request.prompt, "num_images": request.n,
-                                "image_size": {"width": request.width, "height": request.height}}
-        if request.seed is not None:
-            body["seed"] = request.seed
+        body = model_input(mapping_of(self._models, request.model), request)
         endpoint = upstream_id(self._models, request.model).strip("/")
         url = str(httpx.URL(f"{self._queue}/{endpoint}", params={"fal_webhook": self._webhook_url}))
         response = await post(self._client, url, provider=self.name, job_id=request.job_id,
                               headers=self._headers, json=body)
+        if response.status_code == 404:
+            raise retired(self.name, endpoint, 404, _detail(response))
         if response.status_code not in (200, 201, 202):
             raise self._failure(response)
         request_id = json_body(response).get("request_id")
@@ -96,7 +119,11 @@ class FalImageProvider(ImageProvider, AsyncProviderControl):
             return None
         if state.get("error"):
             raise _classify(str(state.get("error_type") or ""), str(state["error"]), self.name)
-        return parse_result(await self.result(provider_job_id, model=model), provider=self.name,
+        output = await self.result(provider_job_id, model=model)
+        typed = _typed_error(output)
+        if typed is not None:
+            raise _classify(typed[0], typed[1], self.name)
+        return parse_result(output, provider=self.name,
                             cost_micros=None, price=lambda n: table_cost(self._models, model, n))
 
     async def cancel(self, provider_job_id: str, *, model: str = "") -> None:
@@ -104,7 +131,7 @@ class FalImageProvider(ImageProvider, AsyncProviderControl):
         await self._call("PUT", self._request_url(model, provider_job_id, "/cancel"))
 
     def _request_url(self, model: str, request_id: str, suffix: str) -> str:
-        app = "/".join(upstream_id(self._models, model).strip("/").split("/")[:2])
+        app = app_root(upstream_id(self._models, model))
         return f"{self._queue}/{app}/requests/{request_id}{suffix}"
 
     async def _call(self, method: str, url: str) -> tuple[int, dict[str, Any]]:
@@ -112,9 +139,15 @@ class FalImageProvider(ImageProvider, AsyncProviderControl):
             response = await self._client.request(method, url, headers=self._headers)
         except httpx.TransportError as exc:
             raise ProviderUnreachable(f"{self.name}: {type(exc).__name__}") from exc
+        if response.status_code == 504 and _ingress(response):
+            # the gateway timed out answering the poll; the request itself runs on
+            raise ProviderUnreachable(clip(self.name, 504, "ingress timeout; poll again"))
         if response.status_code in (429, 502, 503) or (response.status_code >= 500
                                                         and response.status_code != 504):
             raise ProviderUnreachable(clip(self.name, response.status_code, _detail(response)))
+        if response.status_code in (400, 422) and _typed_error(json_body(response)):
+            kind, text = _typed_error(json_body(response)) or ("", "")
+            raise _classify(kind, text, self.name)
         if response.status_code >= 400:
             raise self._failure(response)
         return response.status_code, json_body(response)
@@ -137,6 +170,25 @@ class FalImageProvider(ImageProvider, AsyncProviderControl):
         return _classify(_model_error_type(body), message, self.name, prefixed=True)
 
 
+def _ingress(response: httpx.Response) -> bool:
+    """True for a gateway 504 (nginx-style, no fal error type), not a request's own timeout."""
+    error_type = str(json_body(response).get("error_type")
+                     or response.headers.get("x-fal-error-type", ""))
+    return not error_type.endswith("timeout")
+
+
+def _typed_error(body: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(type, message) of an error typed in a result body, or None for an ordinary result."""
+    if body.get("images"):
+        return None
+    if isinstance(body.get("error_type"), str) and body["error_type"]:
+        return body["error_type"], str(body.get("detail") or body.get("error") or body["error_type"])
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict) and detail[0].get("type"):
+        return str(detail[0]["type"]), str(detail[0].get("msg") or detail[0]["type"])
+    return None
+
+
 def _detail(response: httpx.Response) -> str:
     detail = json_body(response).get("detail")
     if isinstance(detail, list) and detail and isinstance(detail[0], dict):
@@ -153,7 +205,7 @@ def _model_error_type(body: Mapping[str, Any]) -> str:
 
 def _classify(error_type: str, message: str, provider: str, *,
               prefixed: bool = False) -> JobFailure:
-    text = message if prefixed else f"{provider}: {message[:300]}"
+    text = message if prefixed else clip(provider, 200, message)
     lowered = f"{error_type} {message}".lower()
     if any(w in lowered for w in _POLICY_WORDS):
         return JobFailure(ErrorClass.CONTENT_POLICY, text)

@@ -1,7 +1,8 @@
 """Routing with fallbacks: when a model's provider is down or out of quota, try its fallback models.
 
 The chain is `ModelSpec.fallbacks`, in order. Only failures that prove the request did not run
-(provider_unavailable) or that our account cannot pay there (provider_quota) move on; a content
+(provider_unavailable), that our account cannot pay there (provider_quota) or that the
+provider no longer serves the model (model_unavailable, a retired model) move on; a content
 block, a bad request or an unknown outcome (a read timeout) never does, since the next model
 would be asked the same thing or might bill twice. A fallback model is tried only if it can
 serve the request as made (size, n, prompt length, edit support) and its provider is
@@ -27,7 +28,8 @@ from domain.pricing import ImageSize, ModelSpec
 log = structlog.get_logger("imagegen.providers")
 
 #: Failure classes after which the next model in the chain is tried.
-FALL_BACK_ON = frozenset({ErrorClass.PROVIDER_UNAVAILABLE, ErrorClass.PROVIDER_QUOTA})
+FALL_BACK_ON = frozenset({ErrorClass.PROVIDER_UNAVAILABLE, ErrorClass.PROVIDER_QUOTA,
+                          ErrorClass.MODEL_UNAVAILABLE})
 
 
 class FallbackProvider(ImageProvider):

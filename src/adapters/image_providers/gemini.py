@@ -4,17 +4,22 @@ Wire shapes (providers.md section 2):
 * 2.1 `POST {base}/models/{model}:generateContent`, header `x-goog-api-key`, JSON body.
 * 2.2 body `{"contents": [{"role": "user", "parts": [{"text"}, {"inlineData": {"mimeType",
   "data"}}...]}], "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig":
-  {"aspectRatio"}, "seed"?}}`; input images (edits, and the parent job's image for a
-  multi-turn edit, fed by ProcessGeneration) go as `inlineData` parts after the text. Gemini
+  {"aspectRatio"}, "seed"?}}`; input images go as `inlineData` parts after the text. A
+  multi-turn edit sends the earlier turns first, oldest first: each as a `user` turn with its
+  prompt and a `model` turn with its output images (the request's `history`, up to the
+  configured depth); the parent's image is then not repeated in the new turn. Gemini
   takes no mask: a masked request fails as invalid_request. The size becomes the nearest
   documented aspect ratio.
 * 2.3 images are `candidates[].content.parts[].inlineData.data` (base64; snake_case
   `inline_data` accepted too). A 200 without an image part is a failure: `promptFeedback.
-  blockReason` or a `finishReason` (SAFETY, IMAGE_SAFETY, PROHIBITED_CONTENT, NO_IMAGE, ...)
-  -> content_policy, with the text refusal in the message. The model may make fewer images
-  than asked; ProcessGeneration charges per stored image.
+  blockReason` or a safety `finishReason` (SAFETY, PROHIBITED_CONTENT, IMAGE_SAFETY,
+  IMAGE_PROHIBITED_CONTENT, BLOCKLIST, SPII) -> content_policy; any other finish reason
+  (NO_IMAGE, MAX_TOKENS, IMAGE_OTHER, STOP with text only, ...) -> invalid_output, a
+  provider/output error (corrections of 2026-12-01). The model may make fewer images than
+  asked; ProcessGeneration charges per stored image.
 * 2.4 errors `{"error": {"code", "message", "status", "details": [...]}}` (maybe wrapped in a
-  list): INVALID_ARGUMENT/NOT_FOUND -> invalid_request (safety wording -> content_policy);
+  list): NOT_FOUND -> model_unavailable (a retired model answers it, ADR 0071);
+  INVALID_ARGUMENT -> invalid_request (safety wording -> content_policy);
   FAILED_PRECONDITION (billing/region) -> provider_quota; PERMISSION_DENIED/UNAUTHENTICATED, or
   an ErrorInfo reason API_KEY_INVALID (a bad key answers 400; [unverified] in the reference) ->
   auth; RESOURCE_EXHAUSTED -> provider_quota when the quota is daily (a QuotaFailure id with
@@ -22,7 +27,8 @@ Wire shapes (providers.md section 2):
   `RetryInfo.retryDelay` ("37s"); INTERNAL/UNAVAILABLE -> provider_unavailable;
   DEADLINE_EXCEEDED -> timeout with unknown outcome.
 * 2.5 cost: `usageMetadata` token counts by modality times the model's `token_prices`
-  (IMAGE candidates tokens are image output; thoughts are text output), else the table.
+  (IMAGE candidates tokens are image output; `thoughtsTokenCount`, billed by Gemini 3.x as
+  output, is priced at the text output rate), else the table.
 """
 
 from __future__ import annotations
@@ -43,8 +49,12 @@ from domain.pricing import ModelSpec
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 
+#: Finish and block reasons that mean a content-policy refusal; any other is an output error.
+SAFETY_REASONS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "IMAGE_SAFETY",
+                            "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST", "SPII"})
+
 _STATUS_CLASSES = {
-    "INVALID_ARGUMENT": ErrorClass.INVALID_REQUEST, "NOT_FOUND": ErrorClass.INVALID_REQUEST,
+    "INVALID_ARGUMENT": ErrorClass.INVALID_REQUEST, "NOT_FOUND": ErrorClass.MODEL_UNAVAILABLE,
     "FAILED_PRECONDITION": ErrorClass.PROVIDER_QUOTA, "PERMISSION_DENIED": ErrorClass.AUTH,
     "UNAUTHENTICATED": ErrorClass.AUTH, "INTERNAL": ErrorClass.PROVIDER_UNAVAILABLE,
     "UNAVAILABLE": ErrorClass.PROVIDER_UNAVAILABLE, "DEADLINE_EXCEEDED": ErrorClass.TIMEOUT,
@@ -79,9 +89,9 @@ class GeminiImageProvider(ImageProvider):
         """
         if request.mask is not None:
             raise JobFailure(ErrorClass.INVALID_REQUEST, f"{self.name}: masks are not supported")
+        earlier = {d for turn in request.history for d in turn.images}
         parts: list[dict[str, Any]] = [{"text": request.prompt}]
-        parts += [{"inlineData": {"mimeType": sniff_mime(d), "data": base64.b64encode(d).decode()}}
-                  for d in request.input_images]
+        parts += [_inline(d) for d in request.input_images if d not in earlier]
         ratio = aspect_ratio(request.width, request.height)
         config: dict[str, Any] = {"responseModalities": ["IMAGE"],
                                   "imageConfig": {"aspectRatio": ratio}}
@@ -90,14 +100,17 @@ class GeminiImageProvider(ImageProvider):
         url = f"{self._base}/models/{upstream_id(self._models, request.model)}:generateContent"
         response = await post(self._client, url, provider=self.name, job_id=request.job_id,
                               headers=self._headers,
-                              json={"contents": [{"role": "user", "parts": parts}],
+                              json={"contents": [*_history(request),
+                                                 {"role": "user", "parts": parts}],
                                     "generationConfig": config})
         body = json_body(response)
         if response.status_code != 200:
             raise self._failure(response, body)
         images = tuple(_images(body))
         if not images:
-            raise JobFailure(ErrorClass.CONTENT_POLICY, self._refusal(body),
+            reason, text = self._refusal(body)
+            kind = ErrorClass.CONTENT_POLICY if reason in SAFETY_REASONS else ErrorClass.INVALID_OUTPUT
+            raise JobFailure(kind, text,
                              provider_cost_micros=self._token_cost(request.model, body) or 0)
         cost = self._token_cost(request.model, body)
         return ProviderResult(images=images, cost_micros=cost if cost is not None
@@ -118,17 +131,20 @@ class GeminiImageProvider(ImageProvider):
             text_in=text_in, image_in=prompt.get("IMAGE", 0), image_out=image_out,
             text_out=out.get("TEXT", 0) + int(usage.get("thoughtsTokenCount") or 0))
 
-    def _refusal(self, body: dict[str, Any]) -> str:
+    def _refusal(self, body: dict[str, Any]) -> tuple[str, str]:
+        """The block or finish reason of an answer without an image, and a message."""
         feedback = body.get("promptFeedback") or {}
         if feedback.get("blockReason"):
-            return f"{self.name}: the prompt was blocked ({feedback['blockReason']})"
+            reason = str(feedback["blockReason"])
+            # a blocked prompt is a refusal whatever the reason's name (OTHER included)
+            return "SAFETY", f"{self.name}: the prompt was blocked ({reason})"
         candidates = body.get("candidates") or [{}]
         first = candidates[0] if isinstance(candidates[0], dict) else {}
-        reason = first.get("finishReason") or "no image"
+        reason = str(first.get("finishReason") or "no image")
         texts = [p.get("text", "") for p in (first.get("content") or {}).get("parts") or []
-                 if isinstance(p, dict) and p.get("text")]
+                 if isinstance(p, dict) and p.get("text") and not p.get("thought")]
         detail = first.get("finishMessage") or " ".join(texts)
-        return clip(self.name, 200, f"no image ({reason}) {detail}".strip())
+        return reason, clip(self.name, 200, f"no image ({reason}) {detail}".strip())
 
     def _failure(self, response: httpx.Response, body: dict[str, Any]) -> JobFailure:
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
@@ -143,6 +159,20 @@ class GeminiImageProvider(ImageProvider):
         if error_class is ErrorClass.INVALID_REQUEST and "safety" in message.lower():
             error_class = ErrorClass.CONTENT_POLICY
         return JobFailure(error_class, text, unknown_outcome=error_class is ErrorClass.TIMEOUT)
+
+
+def _inline(data: bytes) -> dict[str, Any]:
+    return {"inlineData": {"mimeType": sniff_mime(data), "data": base64.b64encode(data).decode()}}
+
+
+def _history(request: ProviderRequest) -> list[dict[str, Any]]:
+    """Earlier turns as contents: the user's prompt, then the model's output images."""
+    contents: list[dict[str, Any]] = []
+    for turn in request.history:
+        contents.append({"role": "user", "parts": [{"text": turn.prompt}]})
+        if turn.images:
+            contents.append({"role": "model", "parts": [_inline(d) for d in turn.images]})
+    return contents
 
 
 def _exhausted(text: str, message: str, details: list[dict[str, Any]], response: httpx.Response,
@@ -171,6 +201,8 @@ def _seconds(value: object) -> float | None:
 def _class_for_status(status: int) -> ErrorClass:
     if status in (401, 403):
         return ErrorClass.AUTH
+    if status == 404:
+        return ErrorClass.MODEL_UNAVAILABLE
     if status == 504:
         return ErrorClass.TIMEOUT
     return ErrorClass.PROVIDER_UNAVAILABLE if status >= 500 else ErrorClass.INVALID_REQUEST

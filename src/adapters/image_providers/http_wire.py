@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import math
+import re
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -20,12 +21,20 @@ import httpx
 import structlog
 
 from domain.failures import ErrorClass, JobFailure
+from domain.model_mapping import RequestMapping
 from domain.pricing import ModelSpec
 
 log = structlog.get_logger("imagegen.providers")
 
-#: Longest provider error text we copy into a job's message.
-MAX_MESSAGE = 300
+#: Longest provider error text we copy into a job's message (the full text goes to the log).
+MAX_MESSAGE = 160
+
+#: Credential-looking runs in provider error text: OpenAI/OpenRouter `sk-...`, Replicate `r8_`,
+#: Google `AIza...`, fal `key:secret` pairs, bearer tokens, and any long opaque token.
+_SECRETS = re.compile(
+    r"(?i)(bearer\s+\S+|\bkey\s+[\w:.-]{8,}|sk-[\w-]{6,}|r8_\w{6,}|AIza[\w-]{10,}"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9a-f]{16,}"
+    r"|\b[A-Za-z0-9_+/=-]{32,}\b)")
 
 
 async def post(client: httpx.AsyncClient, url: str, *, provider: str, job_id: str,
@@ -106,15 +115,41 @@ def retry_after_s(headers: httpx.Headers, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds()) if when.tzinfo else None
 
 
+def redact(text: str) -> str:
+    """`text` with every credential-looking run replaced by `[redacted]`."""
+    return _SECRETS.sub("[redacted]", text)
+
+
 def clip(provider: str, status: int, message: object) -> str:
-    """A job-safe message: provider, status and the first MAX_MESSAGE characters of its text."""
-    return f"{provider} {status}: {str(message or 'no message')[:MAX_MESSAGE]}"
+    """A user-safe message: provider, status and the start of its text, redacted and short.
+
+    The full text is logged (at info: the job's failure is logged by the use case), since
+    support needs it and it can carry key fragments that end users must not see.
+    """
+    full = str(message or "no message")
+    log.info("provider.error_text", provider=provider, status=status, text=full[:4000])
+    short = redact(" ".join(full.split()))
+    if len(short) > MAX_MESSAGE:
+        short = short[:MAX_MESSAGE - 1].rstrip() + "…"
+    return f"{provider} {status}: {short}"
 
 
 def upstream_id(models: Mapping[str, ModelSpec], model: str) -> str:
     """The provider's own id for our catalog name (`upstream_model`, else the name itself)."""
     spec = models.get(model)
-    return (spec.upstream_model or spec.name) if spec else model
+    return spec.upstream if spec else model
+
+
+def mapping_of(models: Mapping[str, ModelSpec], model: str) -> RequestMapping:
+    """The entry's request mapping (the defaults for a model missing from the catalog)."""
+    spec = models.get(model)
+    return spec.mapping if spec else RequestMapping()
+
+
+def retired(provider: str, model: str, status: int, message: str) -> JobFailure:
+    """The provider does not serve `model` (retired or never enabled): an operator error."""
+    return JobFailure(ErrorClass.MODEL_UNAVAILABLE,
+                      clip(provider, status, f"model {model} is not available: {message}"))
 
 
 def table_cost(models: Mapping[str, ModelSpec], model: str, images: int) -> int:

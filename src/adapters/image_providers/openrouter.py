@@ -4,14 +4,16 @@ Wire shapes (providers.md section 3):
 * `POST {base}/chat/completions`, `Authorization: Bearer <key>`, `X-Title` for attribution.
 * body: OpenAI chat format, `messages: [{"role": "user", "content": [{"type": "text"}, {"type":
   "image_url", "image_url": {"url": <data: URL>}}...]}]` (input images for edits),
-  `modalities: ["image", "text"]`, `image_config: {"aspect_ratio"}`, optional `seed`, `user`.
+  `modalities` from the catalog entry's mapping (`["image"]` for image-only models such as
+  Flux, `["image", "text"]` for Gemini; corrections of 2026-12-01), `image_config:
+  {"aspect_ratio"}`, optional `seed`, `user`.
 * response: `choices[0].message.images[].image_url.url`, base64 data URLs, passed on as URLs
   (the inspector decodes them under its byte cap). No image and no error: a refusal;
   `finish_reason` "content_filter" -> content_policy, otherwise invalid_output.
 * errors `{"error": {"code": <int>, "message", "metadata"?}}` in a non-200 response, or in a
   200 body when the failure happened during generation: mapped by that code. 400 ->
   invalid_request; 401 -> auth; 402 -> provider_quota; 403 (moderation, `metadata.reasons`)
-  -> content_policy; 408 -> timeout (the upstream model may have run: unknown outcome); 429 ->
+  -> content_policy; 404 (no such model or no endpoint serves it) -> model_unavailable; 408 -> timeout (the upstream model may have run: unknown outcome); 429 ->
   rate_limited after `Retry-After`; 502/503 (and other 5xx) -> provider_unavailable.
 * cost: `usage.cost` is USD as a float; we store round(cost * 1_000_000) integer
   micro-dollars (half a micro-dollar is far below any price). Without it, the per-image table.
@@ -26,7 +28,8 @@ from typing import Any
 import httpx
 
 from adapters.image_providers.http_wire import (
-    aspect_ratio, clip, data_url, json_body, post, retry_after_s, table_cost, upstream_id,
+    aspect_ratio, clip, data_url, json_body, mapping_of, post, retry_after_s, table_cost,
+    upstream_id,
 )
 from application.ports import Clock, GeneratedImage, ImageProvider, ProviderRequest, ProviderResult
 from domain.failures import ErrorClass, JobFailure
@@ -36,7 +39,7 @@ DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 
 _CODE_CLASSES = {
     400: ErrorClass.INVALID_REQUEST, 401: ErrorClass.AUTH, 402: ErrorClass.PROVIDER_QUOTA,
-    403: ErrorClass.CONTENT_POLICY, 404: ErrorClass.INVALID_REQUEST, 408: ErrorClass.TIMEOUT,
+    403: ErrorClass.CONTENT_POLICY, 404: ErrorClass.MODEL_UNAVAILABLE, 408: ErrorClass.TIMEOUT,
     422: ErrorClass.INVALID_REQUEST, 429: ErrorClass.RATE_LIMITED,
 }
 
@@ -73,7 +76,8 @@ class OpenRouterImageProvider(ImageProvider):
         body: dict[str, Any] = {
             "model": upstream_id(self._models, request.model),
             "messages": [{"role": "user", "content": content}],
-            "modalities": ["image", "text"],
+            "modalities": list(mapping_of(self._models, request.model).modalities
+                               or ("image", "text")),
             "image_config": {"aspect_ratio": aspect_ratio(request.width, request.height)},
         }
         if request.seed is not None:

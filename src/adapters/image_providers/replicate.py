@@ -1,11 +1,17 @@
 """Replicate: predictions created with a webhook, so jobs park in awaiting_callback.
 
-Create: `POST /v1/models/{owner}/{name}/predictions` for official models (upstream id
-"owner/name"), or `POST /v1/predictions` with `version` for "owner/name:<version>" or a bare
-64-hex version. Replicate then calls `{webhook_url}` once the prediction is terminal
+Create: `POST /v1/models/{owner}/{name}/predictions` only for official models (catalog
+`official = true`); a community model is pinned by `upstream_version` and created with
+`POST /v1/predictions {version}` (the model route answers 404 for it, corrections of
+2026-12-01). The input object follows the entry's request mapping (each model has its own
+schema). Replicate then calls `{webhook_url}` once the prediction is terminal
 (`webhook_events_filter: ["completed"]`); the job resumes by fetching the prediction by id.
+Output files are deleted about an hour after the prediction: a result carries `refresh`,
+which reads the prediction again by id for fresh URLs before the job gives up, and a
+prediction whose `data_removed` is set fails as invalid_output.
 Errors follow providers.md table 0.1: 401/403 auth, 402 provider_quota, 429 rate_limited
-(Retry-After honoured), 400/404/422 invalid_request, 5xx provider_unavailable.
+(Retry-After honoured), 404 on create model_unavailable (ADR 0071), 400/422
+invalid_request, 5xx provider_unavailable.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+import msgspec
 import structlog
 
 from adapters.image_providers.http_wire import (
-    clip, json_body, post, retry_after_s, table_cost, upstream_id,
+    clip, json_body, mapping_of, post, retired, retry_after_s, table_cost, upstream_id,
 )
+from adapters.image_providers.inputs import model_input
 from application.errors import ProviderUnreachable
 from application.ports import (
     AsyncProviderControl, Clock, GeneratedImage, ImageProvider, ProviderRequest, ProviderResult,
@@ -66,6 +74,9 @@ class ReplicateImageProvider(ImageProvider, AsyncProviderControl):
         url, body = self._create_call(request)
         response = await post(self._client, url, provider=self.name, job_id=request.job_id,
                               headers=self._headers, json=body)
+        if response.status_code == 404:
+            raise retired(self.name, upstream_id(self._models, request.model), 404,
+                          _detail(response))
         if response.status_code not in (200, 201):
             raise self._failure(response)
         prediction = json_body(response)
@@ -86,9 +97,26 @@ class ReplicateImageProvider(ImageProvider, AsyncProviderControl):
         return await self._call("GET", f"{self._base}/predictions/{prediction_id}")
 
     async def fetch_result(self, provider_job_id: str, *, model: str = "") -> ProviderResult | None:
-        """The finished prediction's images, None while it runs (see `parse_prediction`)."""
-        return parse_prediction(await self.get_prediction(provider_job_id),
-                                cost_micros=None, provider=self.name,
+        """The finished prediction's images, None while it runs (see `parse_prediction`).
+
+        The result's `refresh` reads the prediction again (once) for fresh output URLs.
+        """
+        result = await self._read_result(provider_job_id, model)
+        if result is None:
+            return None
+
+        async def refresh() -> ProviderResult | None:
+            log.info("replicate.prediction_reread", prediction_id=provider_job_id)
+            return await self._read_result(provider_job_id, model)
+
+        return msgspec.structs.replace(result, refresh=refresh)
+
+    async def _read_result(self, provider_job_id: str, model: str) -> ProviderResult | None:
+        prediction = await self.get_prediction(provider_job_id)
+        if prediction.get("data_removed") and prediction.get("status") == "succeeded":
+            raise JobFailure(ErrorClass.INVALID_OUTPUT, f"{self.name}: the prediction's output "
+                             "was deleted by Replicate (about an hour after it finished)")
+        return parse_prediction(prediction, cost_micros=None, provider=self.name,
                                 price=lambda n: table_cost(self._models, model, n))
 
     async def cancel(self, provider_job_id: str, *, model: str = "") -> None:
@@ -97,14 +125,14 @@ class ReplicateImageProvider(ImageProvider, AsyncProviderControl):
 
     def _create_call(self, request: ProviderRequest) -> tuple[str, dict[str, Any]]:
         upstream = upstream_id(self._models, request.model)
-        model_input: dict[str, Any] = {"prompt": request.prompt, "width": request.width,
-                                       "height": request.height, "num_outputs": request.n}
-        if request.seed is not None:
-            model_input["seed"] = request.seed
-        body: dict[str, Any] = {"input": model_input, "webhook": self._webhook_url,
+        spec = self._models.get(request.model)
+        body: dict[str, Any] = {"input": model_input(mapping_of(self._models, request.model),
+                                                     request),
+                                "webhook": self._webhook_url,
                                 "webhook_events_filter": ["completed"]}
         _, colon, version = upstream.partition(":")
-        if colon or _VERSION.match(upstream):
+        version = (spec.upstream_version if spec else "") or version
+        if version or _VERSION.match(upstream):
             return f"{self._base}/predictions", {"version": version or upstream, **body}
         return f"{self._base}/models/{upstream}/predictions", body
 
@@ -163,7 +191,7 @@ def parse_prediction(prediction: Mapping[str, Any], *, cost_micros: int | None =
         lowered = error.lower()
         kind = (ErrorClass.CONTENT_POLICY if any(w in lowered for w in _POLICY_WORDS)
                 else ErrorClass.PROVIDER_UNAVAILABLE)
-        raise JobFailure(kind, f"{provider}: prediction failed: {error[:300]}")
+        raise JobFailure(kind, clip(provider, 200, f"prediction failed: {error}"))
     if status == "canceled":
         raise JobFailure(ErrorClass.CANCELLED, f"{provider}: prediction was canceled")
     if status == "aborted":

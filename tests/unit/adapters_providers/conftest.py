@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "providers"
 OPENAI_URL = "https://api.openai.com/v1/images/generations"
 OPENAI_EDITS_URL = "https://api.openai.com/v1/images/edits"
 GEMINI_URL = ("https://generativelanguage.googleapis.com/v1beta/models/"
-              "gemini-2.5-flash-image:generateContent")
+              "gemini-3.1-flash-image:generateContent")
 OPENROUTER_URL = "https://openrouter.ai/api/v1/chat/completions"
 
 KEYS = {"openai_api_key": "sk-test-openai-SECRET", "gemini_api_key": "gm-test-SECRET",
@@ -38,6 +38,12 @@ def _load(provider: str) -> dict[str, Any]:
 def wire(provider: str, name: str, **headers: str) -> httpx.Response:
     """The documented response `name` of `provider` (tests/fixtures/providers/<provider>.json)."""
     entry = _load(provider)[name]
+    if "sse" in entry:  # a streamed answer: one `event:`/`data:` pair per event
+        text = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in entry["sse"])
+        return httpx.Response(entry["status"], text=text,
+                              headers={"content-type": "text/event-stream", **headers})
+    if "text" in entry:
+        return httpx.Response(entry["status"], text=entry["text"], headers=headers)
     return httpx.Response(entry["status"], json=entry["body"], headers=headers)
 
 

@@ -11,6 +11,7 @@ import pytest
 from adapters.image_providers.fal import FalImageProvider
 from application.errors import ProviderUnreachable
 from domain.failures import ErrorClass, JobFailure
+from domain.model_mapping import RequestMapping
 from domain.pricing import ModelSpec
 from entrypoints.settings import DEFAULT_MODELS, Settings, load_models
 from tests.unit.adapters_providers.conftest import request, wire
@@ -34,6 +35,7 @@ def settings() -> Settings:
             credits_per_image=2,
             price_micros_per_image=25000,
             max_n=4,
+            mapping=RequestMapping(size_style="image_size", n="num_images"),
         ),
     )
     return Settings(models=models, fal_api_key=KEY, public_base_url="https://imagegen.example.com")

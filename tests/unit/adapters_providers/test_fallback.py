@@ -10,7 +10,7 @@ from tests.unit.adapters_providers.conftest import GEMINI_URL, OPENROUTER_URL, r
 
 pytestmark = pytest.mark.unit
 
-MODEL = "gemini-2.5-flash-image"
+MODEL = "gemini-3.1-flash-image"
 
 
 async def test_the_gemini_provider_is_wired_with_its_catalog_fallback(providers) -> None:
@@ -26,7 +26,7 @@ async def test_an_unavailable_or_exhausted_primary_is_served_by_the_fallback_mod
 
     result = await providers["gemini"].generate(request(MODEL))
 
-    assert result.served_by_model == "openrouter-gemini-2.5-flash-image"
+    assert result.served_by_model == "openrouter-gemini-3.1-flash-image"
     assert len(result.images) == 1 and result.cost_micros == 38_712
     assert fallback.call_count == 1
 

@@ -8,13 +8,14 @@ import json
 import httpx
 import pytest
 
+from application.ports import EditTurn
 from domain.failures import ErrorClass, JobFailure
 from entrypoints.settings import DEFAULT_MODELS, Settings, load_models
 from tests.unit.adapters_providers.conftest import GEMINI_URL, KEYS, fixture_png, request, wire
 
 pytestmark = pytest.mark.unit
 
-MODEL = "gemini-2.5-flash-image"
+MODEL = "gemini-3.1-flash-image"
 
 
 @pytest.fixture
@@ -42,8 +43,9 @@ async def test_a_generation_posts_generate_content_and_prices_image_tokens(provi
         "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": "1:1"},
                              "seed": 7}}
     assert [i.data for i in result.images] == [fixture_png("gemini", "generate_one_image")]
-    # 12 text tokens x $0.30/1M + 1290 image tokens x $30/1M = 38703.6 micro-dollars, rounded up
-    assert result.cost_micros == 38_704
+    # 12 text tokens x $0.50/1M + 1290 image tokens x $60/1M + 800 thinking tokens billed as
+    # text output x $3/1M = 6 + 77400 + 2400 = 79806 micro-dollars (thinking is not free)
+    assert result.cost_micros == 79_806
 
 
 async def test_every_inline_image_part_is_returned(providers, mock) -> None:
@@ -78,7 +80,6 @@ async def test_a_mask_is_refused_without_calling_gemini(providers, mock) -> None
 @pytest.mark.parametrize(("fixture", "reason"), [
     ("prompt_blocked", "PROHIBITED_CONTENT"),
     ("finish_image_safety", "IMAGE_SAFETY"),
-    ("finish_no_image_text_refusal", "real people"),
 ])
 async def test_a_200_without_an_image_is_a_content_policy_failure(providers, mock, fixture: str,
                                                                   reason: str) -> None:
@@ -88,6 +89,46 @@ async def test_a_200_without_an_image_is_a_content_policy_failure(providers, moc
 
     assert failure.error_class is ErrorClass.CONTENT_POLICY
     assert reason in failure.message
+
+
+@pytest.mark.parametrize(("fixture", "reason"), [
+    ("finish_no_image_text_refusal", "NO_IMAGE"),
+    ("finish_max_tokens_no_image", "MAX_TOKENS"),
+])
+async def test_a_200_without_an_image_and_no_safety_reason_is_an_output_error(
+        providers, mock, fixture: str, reason: str) -> None:
+    mock.post(GEMINI_URL).mock(return_value=wire("gemini", fixture))
+
+    failure = await fail(providers["gemini"], request(MODEL))
+
+    assert failure.error_class is ErrorClass.INVALID_OUTPUT
+    assert reason in failure.message and "think about" not in failure.message  # no thoughts shown
+
+
+async def test_a_retired_model_answers_404_not_found_and_is_model_unavailable(providers, mock) -> None:
+    mock.post(GEMINI_URL).mock(return_value=wire("gemini", "error_model_not_found"))
+
+    failure = await fail(providers["gemini"], request(MODEL))
+
+    assert failure.error_class is ErrorClass.MODEL_UNAVAILABLE
+    assert failure.error_class.operator_fault and not failure.error_class.retryable
+
+
+async def test_a_multi_turn_edit_sends_earlier_turns_as_contents_history(providers, mock) -> None:
+    route = mock.post(GEMINI_URL).mock(return_value=wire("gemini", "generate_one_image"))
+    first, second = b"\x89PNG\r\n\x1a\nfirst", b"\x89PNG\r\n\x1a\nsecond"
+    history = (EditTurn(prompt="a lighthouse", images=(first,)),
+               EditTurn(prompt="make it dusk", images=(second,)))
+
+    await providers["gemini"].generate(request(MODEL, prompt="add a boat", history=history,
+                                               input_images=(second,)))
+
+    contents = json.loads(route.calls.last.request.content)["contents"]
+    assert [c["role"] for c in contents] == ["user", "model", "user", "model", "user"]
+    assert [c["parts"][0].get("text") for c in contents[::2]] == [
+        "a lighthouse", "make it dusk", "add a boat"]
+    assert base64.b64decode(contents[3]["parts"][0]["inlineData"]["data"]) == second
+    assert contents[4]["parts"] == [{"text": "add a boat"}]  # the parent's image is not repeated
 
 
 @pytest.mark.parametrize(("fixture", "error_class"), [

@@ -12,7 +12,7 @@ from tests.unit.adapters_providers.conftest import KEYS, OPENROUTER_URL, fixture
 
 pytestmark = pytest.mark.unit
 
-MODEL = "openrouter-gemini-2.5-flash-image"
+MODEL = "openrouter-gemini-3.1-flash-image"
 
 
 async def fail(provider, req) -> JobFailure:  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ async def test_a_generation_asks_for_image_output_and_records_usage_cost(provide
     sent = route.calls.last.request
     body = json.loads(sent.content)
     assert sent.headers["authorization"] == f"Bearer {KEYS['openrouter_api_key']}"
-    assert body["model"] == "google/gemini-2.5-flash-image"
+    assert body["model"] == "google/gemini-3.1-flash-image"
     assert body["modalities"] == ["image", "text"]
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "a lighthouse at dusk"}]}]
     assert body["image_config"] == {"aspect_ratio": "1:1"}

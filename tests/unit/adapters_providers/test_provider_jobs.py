@@ -21,7 +21,7 @@ from tests.unit.application.conftest import World
 pytestmark = pytest.mark.unit
 
 # "unkeyed" is the World catalog's openai model (5 credits an image); here it is gpt-image-1.
-SPEC = ModelSpec(name="unkeyed", provider="openai", upstream_model="gpt-image-1", credits_per_image=5,
+SPEC = ModelSpec(name="unkeyed", provider="openai", upstream_model="gpt-image-2", credits_per_image=5,
                  price_micros_per_image=42_000,
                  token_prices=TokenPrices(text_input=5_000_000, image_output=40_000_000))
 OK = "generation_b64_gpt_image"  # costs 42_490 micro-dollars by its usage
@@ -150,7 +150,7 @@ async def test_a_fallback_serves_the_job_and_charges_no_more_than_the_reservatio
 
 async def test_a_job_naming_a_parent_sends_the_parents_image_to_gemini_inline(world, mock,
                                                                               http_client) -> None:
-    spec = ModelSpec(name="unkeyed", provider="openai", upstream_model="gemini-2.5-flash-image",
+    spec = ModelSpec(name="unkeyed", provider="openai", upstream_model="gemini-3.1-flash-image",
                      credits_per_image=5)
     world.extra_providers["openai"] = GeminiImageProvider(  # the World routes "unkeyed" here
         api_key="gm", client=http_client, models={"unkeyed": spec}, clock=world.clock, name="openai")

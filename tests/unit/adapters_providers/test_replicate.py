@@ -51,20 +51,20 @@ def prediction(name: str) -> dict:  # type: ignore[type-arg]
 async def test_an_official_model_is_created_by_path_with_our_webhook_and_parks(
     replicate, mock
 ) -> None:
-    route = mock.post(f"{API}/models/stability-ai/sdxl/predictions").mock(
+    route = mock.post(f"{API}/models/black-forest-labs/flux-schnell/predictions").mock(
         return_value=wire("replicate", "prediction_created")
     )
 
-    result = await replicate.generate(request("sdxl", n=2, seed=7))
+    result = await replicate.generate(request("flux-schnell", n=2, seed=7, width=1344, height=768))
 
     sent = route.calls.last.request
-    assert json.loads(sent.content) == {
+    assert json.loads(sent.content) == {  # the catalog's mapping for this model's schema
         "input": {
             "prompt": "a lighthouse at dusk",
-            "width": 1024,
-            "height": 1024,
+            "aspect_ratio": "16:9",
             "num_outputs": 2,
             "seed": 7,
+            "output_format": "png",
         },
         "webhook": "https://imagegen.example.com/webhooks/replicate",
         "webhook_events_filter": ["completed"],
@@ -84,13 +84,39 @@ async def test_a_pinned_version_is_created_on_the_predictions_endpoint(replicate
     assert body["version"] == VERSION and "seed" not in body["input"]
 
 
+async def test_the_shipped_community_sdxl_is_created_by_its_pinned_version_never_the_model_route(
+        replicate, mock) -> None:
+    model_route = mock.post(API + "/models/stability-ai/sdxl/predictions").mock(
+        return_value=wire("replicate", "error_404"))
+    route = mock.post(f"{API}/predictions").mock(return_value=wire("replicate", "prediction_created"))
+    source = b"\x89PNG\r\n\x1a\nsource"
+
+    await replicate.generate(request("sdxl", n=2, seed=3, input_images=(source,)))
+
+    body = json.loads(route.calls.last.request.content)
+    assert body["version"] == "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
+    assert body["input"]["num_outputs"] == 2 and body["input"]["width"] == 1024
+    assert body["input"]["image"].startswith("data:image/png;base64,")
+    assert not model_route.called
+
+
+async def test_a_404_on_create_is_a_retired_model_not_the_users_request(replicate, mock) -> None:
+    mock.post(f"{API}/predictions").mock(return_value=wire("replicate", "error_404"))
+
+    with pytest.raises(JobFailure) as caught:
+        await replicate.generate(request("sdxl"))
+
+    assert caught.value.error_class is ErrorClass.MODEL_UNAVAILABLE
+    assert caught.value.error_class.operator_fault and "stability-ai/sdxl" in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("fixture", "error_class"),
     [
         ("error_401", ErrorClass.AUTH),
         ("error_402", ErrorClass.PROVIDER_QUOTA),
         ("error_422", ErrorClass.INVALID_REQUEST),
-        ("error_404", ErrorClass.INVALID_REQUEST),
+        ("error_404", ErrorClass.MODEL_UNAVAILABLE),
         ("error_500", ErrorClass.PROVIDER_UNAVAILABLE),
         ("error_429", ErrorClass.RATE_LIMITED),
     ],
@@ -98,7 +124,7 @@ async def test_a_pinned_version_is_created_on_the_predictions_endpoint(replicate
 async def test_create_errors_are_classified(
     replicate, mock, fixture: str, error_class: ErrorClass
 ) -> None:
-    mock.post(f"{API}/models/stability-ai/sdxl/predictions").mock(
+    mock.post(f"{API}/predictions").mock(
         return_value=wire("replicate", fixture)
     )
 
@@ -110,7 +136,7 @@ async def test_create_errors_are_classified(
 
 
 async def test_a_throttled_create_waits_as_long_as_the_detail_says(replicate, mock) -> None:
-    mock.post(f"{API}/models/stability-ai/sdxl/predictions").mock(
+    mock.post(f"{API}/predictions").mock(
         return_value=wire("replicate", "error_429")
     )
     with pytest.raises(JobFailure) as caught:
@@ -119,7 +145,7 @@ async def test_a_throttled_create_waits_as_long_as_the_detail_says(replicate, mo
 
 
 async def test_a_retry_after_header_wins_over_the_detail_text(replicate, mock) -> None:
-    mock.post(f"{API}/models/stability-ai/sdxl/predictions").mock(
+    mock.post(f"{API}/predictions").mock(
         return_value=wire("replicate", "error_429", **{"retry-after": "12"})
     )
     with pytest.raises(JobFailure) as caught:
@@ -128,7 +154,7 @@ async def test_a_retry_after_header_wins_over_the_detail_text(replicate, mock) -
 
 
 async def test_a_refused_connection_proves_nothing_ran(replicate, mock) -> None:
-    mock.post(f"{API}/models/stability-ai/sdxl/predictions").mock(
+    mock.post(f"{API}/predictions").mock(
         side_effect=httpx.ConnectError("refused")
     )
     with pytest.raises(JobFailure) as caught:
