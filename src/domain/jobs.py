@@ -122,6 +122,7 @@ class JobStatusChanged(msgspec.Struct, frozen=True, kw_only=True, tag="job.statu
     progress_percent: int
     current_step: str
     occurred_at: datetime
+    error_class: str | None = None  # set on failed (and on a requeue after a failure)
 
 
 class Job:
@@ -237,4 +238,5 @@ class Job:
         s = self._state
         self.pending_events.append(JobStatusChanged(
             job_id=s.id, user_id=s.user_id, status=s.status, progress_percent=s.progress_percent,
-            current_step=s.current_step, occurred_at=now))
+            current_step=s.current_step, occurred_at=now,
+            error_class=s.error_class if s.status in (_S.FAILED, _S.QUEUED) else None))

@@ -10,6 +10,7 @@ import dramatiq
 import structlog
 
 from adapters.tasks.dramatiq_queue import PROCESS_ACTOR
+from entrypoints.job_log import log_processed
 from entrypoints import worker_runtime
 
 log = structlog.get_logger("imagegen.worker")
@@ -27,5 +28,4 @@ async def process_generation(job_id: str) -> None:
         # a job parked at an async provider is resumed instead (ADR 0024)
         state = await cases.process_job()(job_id) or await cases.resume_job()(job_id)
         if state is not None:
-            log.info("job.processed", status=state.status.value, user_id=state.user_id,
-                     attempts=state.attempts, error_class=state.error_class)
+            log_processed(log, state)

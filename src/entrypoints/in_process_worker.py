@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from entrypoints.job_log import log_processed
+
 if TYPE_CHECKING:
     from entrypoints.container import AppContainer
 
@@ -21,8 +23,7 @@ async def bind_in_process_worker(container: AppContainer) -> None:
         with structlog.contextvars.bound_contextvars(job_id=job_id):
             state = await process(job_id) or await resume(job_id)
             if state is not None:
-                log.info("job.processed", status=state.status.value, user_id=state.user_id,
-                         attempts=state.attempts, error_class=state.error_class)
+                log_processed(log, state)
 
     container.adapters.queue().bind(run)
     await container.use_cases.recover_jobs()()

@@ -14,10 +14,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from adapters.persistence.sqlalchemy.ops_snapshot import OpsSnapshot
+from domain.failures import ErrorClass
 from domain.jobs import JobStatus, JobStatusChanged
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
+_OPERATOR_CLASSES = frozenset(c.value for c in ErrorClass if c.operator_fault)
 _TRACKED = 10_000  # jobs whose generation start is remembered at once
 
 
@@ -27,6 +29,9 @@ class PrometheusMetrics:
         r = self.registry
         self.transitions = Counter("imagegen_job_transitions", "Job state changes seen by this process",
                                    ["status"], registry=r)
+        self.failures = Counter("imagegen_job_failures", "Failed jobs by error class; operator=true "
+                                "for classes an operator must fix (model_unavailable, auth, quota)",
+                                ["error_class", "operator"], registry=r)
         self.retries = Counter("imagegen_job_retries", "Jobs sent back to the queue for another attempt",
                                registry=r)
         self.provider_latency = Histogram(
@@ -46,6 +51,10 @@ class PrometheusMetrics:
         for event in events:
             status = JobStatus(event.status)
             self.transitions.labels(status=status.value).inc()
+            if status is JobStatus.FAILED and event.error_class:
+                operator = event.error_class in _OPERATOR_CLASSES
+                self.failures.labels(error_class=event.error_class,
+                                     operator=str(operator).lower()).inc()
             previous = self._last_status.get(event.job_id)
             if status is JobStatus.QUEUED and previous is not None and previous is not JobStatus.QUEUED:
                 self.retries.inc()

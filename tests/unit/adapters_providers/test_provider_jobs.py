@@ -170,3 +170,59 @@ async def test_a_job_naming_a_parent_sends_the_parents_image_to_gemini_inline(wo
     assert parts[0] == {"text": "make it red"}
     assert base64.b64decode(parts[1]["inlineData"]["data"]) == parent_png
     assert (await world.get_job()("u1", child.job.id)).job.status is JobStatus.COMPLETED
+
+
+async def test_a_retired_model_fails_the_job_as_model_unavailable_refunded_and_logged_as_error(
+        world, mock) -> None:
+    from structlog.testing import capture_logs
+
+    from entrypoints.job_log import log_processed
+    import structlog
+
+    route = mock.post(OPENAI_URL).mock(return_value=wire("openai", "error_model_retired"))
+    job_id = await submit(world)
+
+    delays = await drain(world)
+
+    job = (await world.get_job()("u1", job_id)).job
+    balance = await world.balance()("u1")
+    assert (delays, job.status, job.error_class, route.call_count) == (
+        [0.0], JobStatus.FAILED, "model_unavailable", 1)  # not retried: the model is gone
+    assert (job.charged_credits, balance.available) == (0, 10)  # refunded, not the user's fault
+    assert job.error_class != "invalid_request" and "deprecated" in (job.error_message or "")
+    with capture_logs() as logs:
+        log_processed(structlog.get_logger("test"), job)
+    assert logs[0]["log_level"] == "error" and logs[0]["error_class"] == "model_unavailable"
+
+
+async def test_a_retired_model_falls_back_where_the_catalog_says(world, mock) -> None:
+    models = {"unkeyed": ModelSpec(name="unkeyed", provider="openai", credits_per_image=5,
+                                   fallbacks=("local",)),
+              "local": ModelSpec(name="local", provider="local", credits_per_image=1)}
+    world.extra_providers["openai"] = FallbackProvider(
+        world.extra_providers["openai"], models=models,
+        providers={"local": LocalImageProvider(clock=world.clock)}, sync_providers={"local"})
+    mock.post(OPENAI_URL).mock(return_value=wire("openai", "error_model_retired"))
+    job_id = await submit(world)
+
+    await drain(world)
+
+    job = (await world.get_job()("u1", job_id)).job
+    assert (job.status, job.attempts, job.charged_credits) == (JobStatus.COMPLETED, 1, 5)
+
+
+async def test_failed_jobs_are_counted_by_error_class_with_operator_faults_marked() -> None:
+    from datetime import UTC, datetime
+
+    from adapters.metrics.prometheus import PrometheusMetrics
+    from domain.jobs import JobStatusChanged
+
+    metrics = PrometheusMetrics()
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    await metrics.observe_events([JobStatusChanged(
+        job_id="j", user_id="u", status=JobStatus.FAILED, progress_percent=20, current_step="x",
+        occurred_at=now, error_class="model_unavailable")])
+
+    value = metrics.registry.get_sample_value(
+        "imagegen_job_failures_total", {"error_class": "model_unavailable", "operator": "true"})
+    assert value == 1.0
