@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = ledger.add_parser("audit", help="replay every account and compare with the balances")
     audit.add_argument("--account", default=None)
 
+    models = sub.add_parser("models", help="the model catalog").add_subparsers(
+        dest="action", required=True, parser_class=_Parser)
+    models.add_parser("list", help="id, provider, upstream id, price, sizes, edit support, status")
+    models.add_parser("check", help="ask each keyed provider's listing; exit 1 naming missing models")
+
     sub.add_parser("migrate", help="create or upgrade the database schema")
     worker = sub.add_parser("worker", help="run Dramatiq workers (production profile)")
     worker.add_argument("--processes", type=int, default=None)

@@ -15,6 +15,7 @@ from entrypoints.cli_progress import ProgressBar
 from entrypoints.cli_worker import worker
 from entrypoints.container import AppContainer, build_container
 from entrypoints.cli_webhooks import webhooks
+from entrypoints.model_check import models_check, models_list, start_model_check
 from entrypoints.settings import Settings
 
 LOCAL_USER = "local"
@@ -77,6 +78,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"created user '{LOCAL_USER}' with {settings.starter_credits} credits; "
                   f"API key (shown once): {issued.secret}", flush=True)
     app = create_app(settings, container=container, run_worker=settings.profile == "embedded")
+    start_model_check(settings, container.core.model_check())  # logged, never blocking
     print(f"imagegen API on {settings.resolved_base_url} (OpenAPI at /schema)", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
                                            log_level="warning", lifespan="on"))
@@ -143,6 +145,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[int]]] = 
     "keys": _dispatch({"create": keys_create}),
     "credits": _dispatch({"grant": credits_grant}),
     "ledger": _dispatch({"audit": ledger_audit}),
+    "models": _dispatch({"list": models_list, "check": models_check}),
     "migrate": migrate,
     "worker": worker,
     "webhooks": webhooks,

@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.events.in_process import InProcessJobEvents
 from adapters.ids import UlidIdGenerator
+from adapters.image_providers.listing import ModelCheckBoard
 from adapters.image_providers.registry import StaticProviderRegistry
 from adapters.outbox_signal import OutboxSignal
 from adapters.persistence.sqlalchemy.engine import create_engine
@@ -58,6 +59,7 @@ class Core(containers.DeclarativeContainer):
     catalog = providers.Singleton(ModelCatalog, settings.provided.models)
     retry_policy = providers.Singleton(RetryPolicy)
     refund_policy = providers.Callable(lambda s: s.refund_policy, settings)
+    model_check = providers.Singleton(ModelCheckBoard)  # the catalog check's last report
 
 
 class EmbeddedAdapters(containers.DeclarativeContainer):

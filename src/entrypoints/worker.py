@@ -34,7 +34,10 @@ class ContainerLifecycle(Middleware):
         async def start() -> None:
             from entrypoints.watching_container import start_watching_loops
 
+            from entrypoints.model_check import start_model_check
+
             self.container.start_background(relay=True, reaper=True, reconcile=True)
+            start_model_check(self.container.settings, self.container.core.model_check())
             start_watching_loops(self.container)  # outgoing client webhooks (ADR 0034)
 
         self._run(start(), timeout_s=10)

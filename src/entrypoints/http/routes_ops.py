@@ -20,6 +20,7 @@ class Readiness(Api):
     status: str  # ready | unavailable
     database: str  # ok | the error
     broker: str
+    models: str = "not checked yet"  # the catalog check: ok | missing: a, b | ... (never 503)
 
 
 async def _database(ops_snapshot: Any) -> str:
@@ -49,10 +50,12 @@ async def _broker(settings: Settings, queue: Any) -> str:
 @get("/readyz", tags=["operations"], summary="Readiness: database and broker",
      responses={503: ResponseSpec(Readiness, description="a dependency is down")})
 async def readyz(settings: NamedDependency[Settings], ops_snapshot: NamedDependency[Any],
-                 task_queue: NamedDependency[Any]) -> Response[Readiness]:
+                 task_queue: NamedDependency[Any],
+                 model_check: NamedDependency[Any]) -> Response[Readiness]:
     database, broker = await asyncio.gather(_database(ops_snapshot), _broker(settings, task_queue))
     ok = database == "ok" and broker == "ok"
-    return Response(Readiness(status="ready" if ok else "unavailable", database=database, broker=broker),
+    return Response(Readiness(status="ready" if ok else "unavailable", database=database, broker=broker,
+                              models=model_check.report.summary()),
                     status_code=200 if ok else 503)
 
 

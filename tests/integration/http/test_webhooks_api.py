@@ -95,7 +95,20 @@ async def test_metrics_count_jobs_by_model_and_status_and_readyz_checks_db_and_q
     assert 'imagegen_job_transitions_total{status="completed"} 2.0' in text
     assert 'imagegen_provider_latency_seconds_count{outcome="ok"} 2.0' in text
     ready = await hooks_api.client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "database": "ok", "broker": "ok"})
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready", "database": "ok", "broker": "ok",
+                                                       "models": "not checked yet"})
     await hooks_api.container.adapters.queue().close()
     down = await hooks_api.client.get("/readyz")
     assert down.status_code == 503 and down.json()["broker"].startswith("unavailable")
+
+
+async def test_readyz_shows_the_catalog_check_without_failing_readiness(hooks_api: Api) -> None:
+    from adapters.image_providers.listing import CheckReport, ModelAvailability
+
+    hooks_api.container.core.model_check().report = CheckReport(checked=True, entries=(
+        ModelAvailability(model="gpt-image-2", provider="openai", upstream="gpt-image-2",
+                          status="missing"),))
+
+    ready = await hooks_api.client.get("/readyz")
+
+    assert (ready.status_code, ready.json()["models"]) == (200, "missing: gpt-image-2")
