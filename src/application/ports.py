@@ -19,6 +19,7 @@ from domain.credits import CreditLedger, LedgerSnapshot
 from domain.images import StoredImage
 from domain.jobs import Job, JobState, JobStatus, JobStatusChanged
 from domain.ledger_events import AnyLedgerEvent
+from domain.previews import JobPreview, JobPreviewReady
 from domain.quota import StorageQuota
 from domain.webhooks import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -324,8 +325,23 @@ class TaskQueue(Protocol):
 
 
 class JobEventPublisher(Protocol):
-    async def publish(self, events: Sequence[JobStatusChanged]) -> None:
-        """Tell watchers (progress streams, webhooks) about committed job changes."""
+    async def publish(self, events: Sequence[JobStatusChanged | JobPreviewReady]) -> None:
+        """Tell watchers (progress streams, webhooks) about committed job changes, and
+        progress streams about new previews (listeners see status changes only)."""
+        ...
+
+
+class PreviewIndex(Protocol):
+    """Which preview each live job has (shared by the processes of a deployment)."""
+
+    async def put(self, preview: JobPreview) -> None:
+        """Record `preview` as the job's newest, replacing the one before."""
+        ...
+
+    async def get(self, job_id: str) -> JobPreview | None: ...
+
+    async def delete(self, job_id: str) -> JobPreview | None:
+        """Forget the job's preview; return what was recorded."""
         ...
 
 

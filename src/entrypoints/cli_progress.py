@@ -37,8 +37,8 @@ class ProgressBar:
         self._stream.flush()
 
     def _draw(self, event: JobStatusChanged, job_id: str) -> None:
-        if event.job_id != job_id:
-            return
+        if event.job_id != job_id or not isinstance(event, JobStatusChanged):
+            return  # another job, or a preview (ADR 0072)
         filled = WIDTH * event.progress_percent // 100
         line = f"[{'#' * filled}{'.' * (WIDTH - filled)}] {event.progress_percent:3d}% {event.current_step}"
         if line == self._last:

@@ -13,6 +13,7 @@ from adapters.clock import SystemClock
 from adapters.events.in_process import InProcessJobEvents
 from adapters.ids import UlidIdGenerator
 from adapters.image_providers.listing import ModelCheckBoard
+from adapters.previews.memory import InMemoryPreviewIndex
 from adapters.image_providers.registry import StaticProviderRegistry
 from adapters.outbox_signal import OutboxSignal
 from adapters.persistence.sqlalchemy.engine import create_engine
@@ -29,6 +30,7 @@ from application.use_cases.get_image import GetImage
 from application.use_cases.get_job import GetJob
 from application.use_cases.handle_provider_callback import HandleProviderCallback
 from application.use_cases.list_jobs import ListJobs
+from application.use_cases.job_previews import JobPreviews
 from application.use_cases.process_generation import ProcessGeneration
 from application.use_cases.reconcile_awaiting_jobs import ReconcileAwaitingJobs
 from application.use_cases.recover_jobs import RecoverJobs
@@ -82,6 +84,7 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
     queue = providers.Singleton(InProcessTaskQueue, concurrency=core.settings.provided.worker_concurrency,
                                 clock=core.clock)
     publisher = providers.Singleton(InProcessJobEvents)
+    preview_index = providers.Singleton(InMemoryPreviewIndex)  # one process: API and worker
 
 
 # --- production profile (ADR 0010-0013) ------------------------------------------------------
@@ -111,6 +114,12 @@ def _redis_events(settings: Settings):  # type: ignore[no-untyped-def]
     return RedisJobEvents.from_url(settings.redis_url)
 
 
+def _redis_previews(settings: Settings):  # type: ignore[no-untyped-def]
+    from adapters.previews.redis_index import RedisPreviewIndex
+
+    return RedisPreviewIndex.from_url(settings.redis_url, ttl_s=settings.job_time_limit_s)
+
+
 class ProductionAdapters(containers.DeclarativeContainer):
     """Postgres (pooled), S3 storage, Dramatiq on Redis; the same names as `EmbeddedAdapters`."""
 
@@ -125,6 +134,7 @@ class ProductionAdapters(containers.DeclarativeContainer):
     inspector = providers.Singleton(build_inspector, core.settings)  # fetches result URLs
     queue = providers.Singleton(_dramatiq_queue, core.settings)
     publisher = providers.Singleton(_redis_events, core.settings)  # SSE sees workers' events
+    preview_index = providers.Singleton(_redis_previews, core.settings)  # ADR 0072
 # --- end production profile --------------------------------------------------------------------
 
 
@@ -142,8 +152,12 @@ class UseCases(containers.DeclarativeContainer):
     fail_or_retry = providers.Singleton(
         FailOrRetry, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
         publisher=adapters.publisher, retry_policy=core.retry_policy, refund_policy=core.refund_policy)
+    job_previews = providers.Singleton(
+        JobPreviews, index=adapters.preview_index, storage=adapters.storage,
+        inspector=adapters.inspector, publisher=adapters.publisher, clock=core.clock)
     process_job = providers.Singleton(
         ProcessGeneration, uow=adapters.uow.provider, providers=adapters.image_providers,
+        previews=job_previews, history_depth=_settings.provided.edit_history_depth,
         inspector=adapters.inspector, storage=adapters.storage, clock=core.clock,
         publisher=adapters.publisher, fail_or_retry=fail_or_retry,
         worker_id=_settings.provided.worker_id, lease_s=_settings.provided.lease_s,
@@ -232,6 +246,9 @@ class AppContainer:
         await close_watching(self)
         if hasattr(self.adapters, "http_client"):
             await self.adapters.http_client().aclose()
+        previews = self.adapters.preview_index()
+        if hasattr(previews, "close"):
+            await previews.close()  # the Redis preview index in production
         hub = getattr(self.adapters.publisher(), "hub", None)
         if hub is not None and hasattr(hub, "close"):
             await hub.close()  # the Redis event client in production

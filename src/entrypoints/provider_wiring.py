@@ -35,7 +35,8 @@ def build_providers(settings: Settings, clock: Clock,
     models = {spec.name: spec for spec in settings.models}
     built: dict[str, ImageProvider] = {
         "local": LocalImageProvider(latency_s=settings.local_latency_s,
-                                    failure_rate=settings.local_failure_rate, clock=clock)}
+                                    failure_rate=settings.local_failure_rate, clock=clock,
+                                    models=models)}
     # --- synchronous real providers (ADR 0020) ---
     common = {"client": http_client, "models": models, "clock": clock}
     if settings.openai_api_key:

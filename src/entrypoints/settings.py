@@ -63,6 +63,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
     provider_connect_timeout_s: float = 5.0
     provider_read_timeout_s: float = 600.0  # OpenAI's own SDK default
+    edit_history_depth: int = 4  # earlier turns a multi-turn Gemini edit sends as history
     # --- end synchronous real providers ---
     # --- object storage, production profile (S3 + optional CloudFront; see ADR 0014) ---
     s3_bucket: str = ""
@@ -91,7 +92,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     replicate_webhook_secrets: tuple[str, ...] = ()  # whsec_...; several during a rotation
     fal_api_key: str = ""
     fal_queue_url: str = "https://queue.fal.run"
-    fal_webhook_public_keys: tuple[str, ...] = ()  # JWKS `x` values (base64url Ed25519)
+    fal_webhook_public_keys: tuple[str, ...] = ()  # static override of the JWKS `x` values
+    fal_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    fal_jwks_cache_s: int = 86_400  # fal rotates its keys; re-read them daily
+    fal_user_id: str = ""  # our fal account: callbacks signed for another account are refused
     webhook_base_url: str = ""  # where providers reach /webhooks/{provider}; default public_base_url
     webhook_tolerance_s: int = 300
     awaiting_reconcile_after_s: int = 60  # poll a provider for jobs waiting longer than this
@@ -291,6 +295,8 @@ def _sync_provider_env(env: dict[str, str]) -> dict[str, object]:
     for name in ("provider_connect_timeout_s", "provider_read_timeout_s"):
         if f"IMAGEGEN_{name.upper()}" in env:
             values[name] = float(env[f"IMAGEGEN_{name.upper()}"])
+    if "IMAGEGEN_EDIT_HISTORY_DEPTH" in env:
+        values["edit_history_depth"] = int(env["IMAGEGEN_EDIT_HISTORY_DEPTH"])
     return values
 
 
@@ -304,6 +310,7 @@ def _queue_path_env(env: dict[str, str]) -> dict[str, object]:
 def _async_provider_env(env: dict[str, str]) -> dict[str, object]:
     """IMAGEGEN_REPLICATE_*, IMAGEGEN_FAL_*, IMAGEGEN_WEBHOOK_* and friends that are set."""
     plain = ["replicate_api_token", "replicate_base_url", "fal_api_key", "fal_queue_url",
+             "fal_jwks_url", "fal_jwks_cache_s", "fal_user_id",
              "webhook_base_url", "webhook_tolerance_s", "awaiting_reconcile_after_s",
              "awaiting_max_wait_s", "reconcile_interval_s"]
     values: dict[str, object] = {n: env[f"IMAGEGEN_{n.upper()}"] for n in plain

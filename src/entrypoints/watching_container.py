@@ -67,7 +67,9 @@ def install_watching(container: AppContainer) -> AppContainer:
     watching = Watching(core=container.core, adapters=container.adapters)
     hub = container.adapters.publisher()
     # Client webhooks are recorded from the outbox by the relay (ADR 0051), not from the fan-out.
-    fan_out = FanOutJobEvents(hub, [watching.metrics().observe_events])
+    fan_out = FanOutJobEvents(hub, [watching.metrics().observe_events,
+                                    lambda events: container.use_cases.job_previews()
+                                    .clear_finished(events)])  # previews end with the job (ADR 0072)
     container.adapters.publisher.override(providers.Object(fan_out))
     container.use_cases.relay_outbox.add_kwargs(on_events=watching.record_events.provided.from_outbox)
     container.watching = watching  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import structlog
 
 from application.ports import JobEventPublisher, JobEventSubscriber
 from domain.jobs import JobStatusChanged
+from domain.previews import JobPreviewReady
 
 Listener = Callable[[Sequence[JobStatusChanged]], Awaitable[Any]]
 log = structlog.get_logger("imagegen.events")
@@ -26,12 +27,14 @@ class FanOutJobEvents(JobEventPublisher, JobEventSubscriber):
         self.hub = hub
         self._listeners = list(listeners)
 
-    async def publish(self, events: Sequence[JobStatusChanged]) -> None:
+    async def publish(self, events: Sequence[JobStatusChanged | JobPreviewReady]) -> None:
         """Hand committed events to the hub and every listener; one failing (Redis down, say)
-        neither fails the caller, whose transaction is already committed, nor starves the rest."""
+        neither fails the caller, whose transaction is already committed, nor starves the rest.
+        Listeners see status changes only; previews go to the hub's watchers (ADR 0072)."""
+        changes = [e for e in events if isinstance(e, JobStatusChanged)]
         for listener in (self.hub.publish, *self._listeners):
             try:
-                await listener(events)
+                await listener(events if listener == self.hub.publish else changes)
             except Exception as exc:  # committed already; a listener must not fail the caller
                 log.warning("events.listener_failed", listener=getattr(listener, "__qualname__", "?"),
                             error=f"{type(exc).__name__}: {exc}")

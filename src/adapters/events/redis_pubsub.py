@@ -18,10 +18,11 @@ import redis.asyncio as aioredis
 
 from application.ports import JobEventPublisher, JobEventSubscriber
 from domain.jobs import JobStatusChanged
+from domain.previews import JobPreviewReady
 
 CHANNEL = "imagegen:job-events"
 QUEUE_SIZE = 64
-_decoder = msgspec.json.Decoder(JobStatusChanged)
+_decoder = msgspec.json.Decoder(JobStatusChanged | JobPreviewReady)  # tagged: one union
 
 
 def channel_for(job_id: str | None) -> str:
@@ -38,7 +39,7 @@ class RedisJobEvents(JobEventPublisher, JobEventSubscriber):
     def from_url(cls, url: str) -> RedisJobEvents:
         return cls(aioredis.Redis.from_url(url))
 
-    async def publish(self, events: Sequence[JobStatusChanged]) -> None:
+    async def publish(self, events: Sequence[JobStatusChanged | JobPreviewReady]) -> None:
         if not events:
             return
         async with self._redis.pipeline(transaction=False) as pipe:

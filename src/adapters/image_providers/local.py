@@ -7,8 +7,11 @@ import functools
 import hashlib
 import io
 import random
+import secrets
 import textwrap
+from collections.abc import Mapping
 
+import msgspec
 from PIL import Image, ImageDraw, ImageFont
 
 from adapters.clock import SystemClock
@@ -16,18 +19,23 @@ from application.ports import (
     Clock, GeneratedImage, ImageProvider, ProviderRequest, ProviderResult,
 )
 from domain.failures import ErrorClass, JobFailure
+from domain.pricing import ModelSpec
 
 # Below this many pixels in one call, rendering inline is cheaper than a thread hop.
 _INLINE_PIXELS = 256 * 256
 
 
 class LocalImageProvider(ImageProvider):
-    """Renders a gradient, a few shapes and the prompt; free, offline and reproducible.
+    """Renders a gradient, a few shapes, the prompt and the seed; free, offline, reproducible.
 
     The pixels depend only on (model, prompt, seed, width, height, image index, inputs), so
-    the same request gives byte-identical PNGs. Latency and failures can be simulated:
-    latency through the injected clock, random failures from a seeded RNG, and a forced
-    error class through `fail_with`.
+    the same request gives byte-identical PNGs. A request without a seed gets one drawn (the
+    submit use case draws and records it on the job first; a direct call draws here), and the
+    caption shows it. For a model whose catalog mapping asks for `partial_images`, a request
+    with a preview sink first receives that many pixelated previews of the first image, like
+    OpenAI's streamed partials (ADR 0072). Latency and failures can be simulated: latency
+    through the injected clock, random failures from a seeded RNG, and a forced error class
+    through `fail_with`.
     """
 
     def __init__(
@@ -40,6 +48,7 @@ class LocalImageProvider(ImageProvider):
         rng_seed: int | None = None,
         fail_with: ErrorClass | None = None,
         max_pixels: int = 4096 * 4096,
+        models: Mapping[str, ModelSpec] | None = None,
     ) -> None:
         """Configure the simulation.
 
@@ -51,6 +60,7 @@ class LocalImageProvider(ImageProvider):
             rng_seed: seed for the failure draws, for reproducible failure sequences.
             fail_with: when set, every call fails with this class (after the latency).
             max_pixels: largest width * height accepted per image.
+            models: the catalog, for each model's `partial_images` (no previews without it).
 
         Raises:
             ValueError: on a negative latency or a failure rate outside [0, 1].
@@ -64,6 +74,7 @@ class LocalImageProvider(ImageProvider):
         self._rng = random.Random(rng_seed)
         self._fail_with = fail_with
         self._max_pixels = max_pixels
+        self._models = dict(models or {})
 
     async def generate(self, request: ProviderRequest) -> ProviderResult:
         """Render `request.n` PNGs.
@@ -79,11 +90,26 @@ class LocalImageProvider(ImageProvider):
         if self._failure_rate and self._rng.random() < self._failure_rate:
             raise JobFailure(ErrorClass.PROVIDER_UNAVAILABLE, f"{self.name}: simulated outage")
         self._check(request)
+        if request.seed is None:
+            request = msgspec.structs.replace(request, seed=secrets.randbelow(2**31))
+        spec = self._models.get(request.model)
+        partials = spec.mapping.partial_images if spec else 0
+        if partials and request.previews is not None:
+            await self._stream_previews(request, partials)
         if request.width * request.height * request.n <= _INLINE_PIXELS:
             images = _render_all(request)
         else:
             images = await asyncio.to_thread(_render_all, request)
         return ProviderResult(images=images, cost_micros=0)
+
+    async def _stream_previews(self, request: ProviderRequest, partials: int) -> None:
+        """Send `partials` coarse-to-fine pixelations of image 0, as a streaming API would."""
+        assert request.previews is not None
+        digest = hashlib.sha256(_request_digest(request) + (0).to_bytes(4, "big")).digest()
+        for index in range(partials):
+            factor = 2 ** (partials - index + 1)
+            data = await asyncio.to_thread(_pixelated, request, digest, factor)
+            await request.previews(data, index)
 
     def _check(self, request: ProviderRequest) -> None:
         if request.width < 1 or request.height < 1 or request.n < 1:
@@ -136,6 +162,15 @@ def render_png(request: ProviderRequest, digest: bytes, index: int) -> bytes:
     _draw_caption(draw, f"{request.prompt} [seed {request.seed} #{index}]", w, h)
     buf = io.BytesIO()
     img.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _pixelated(request: ProviderRequest, digest: bytes, factor: int) -> bytes:
+    """Image 0 at 1/`factor` resolution, scaled back up: a preview, not the result."""
+    full = Image.open(io.BytesIO(render_png(request, digest, 0)))
+    small = full.resize((max(1, full.width // factor), max(1, full.height // factor)))
+    buf = io.BytesIO()
+    small.resize(full.size, Image.Resampling.NEAREST).save(buf, "PNG", compress_level=1)
     return buf.getvalue()
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 from application.errors import NotFound
 from application.ports import Clock, JobEventSubscriber, UnitOfWorkFactory
-from domain.jobs import JobState
+from domain.jobs import JobState, JobStatusChanged
 
 #: Re-read the job this often even without events (an event missed on a pub/sub hiccup).
 POLL_S = 1.0
@@ -27,7 +27,7 @@ class AwaitJob:
                     break
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
-                    if not event.status.terminal:
+                    if not isinstance(event, JobStatusChanged) or not event.status.terminal:
                         continue  # progress only: no need to read the job again
                 except TimeoutError:
                     pass

@@ -12,11 +12,15 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import msgspec
+
 from application.conflicts import retry_on_conflict
+from application.errors import ProviderUnreachable
 from application.ports import (
-    Clock, ImageInfo, ImageInspector, JobEventPublisher, ObjectStorage, ProviderRegistry,
-    ProviderRequest, ProviderResult, UnitOfWorkFactory,
+    Clock, EditTurn, ImageInfo, ImageInspector, JobEventPublisher, ObjectStorage,
+    ProviderRegistry, ProviderRequest, ProviderResult, UnitOfWorkFactory,
 )
+from application.use_cases.job_previews import JobPreviews
 from application.use_cases.renew_lease import LeaseKeeper
 from application.use_cases.settle_failure import FailOrRetry
 from domain.errors import StorageQuotaExceeded
@@ -29,12 +33,14 @@ class ProcessGeneration:
     def __init__(self, *, uow: UnitOfWorkFactory, providers: ProviderRegistry,
                  inspector: ImageInspector, storage: ObjectStorage, clock: Clock,
                  publisher: JobEventPublisher, fail_or_retry: FailOrRetry, worker_id: str,
-                 lease_s: int = 300, lease_keeper: LeaseKeeper | None = None) -> None:
+                 lease_s: int = 300, lease_keeper: LeaseKeeper | None = None,
+                 previews: JobPreviews | None = None, history_depth: int = 0) -> None:
         self._uow, self._providers, self._inspector = uow, providers, inspector
         self._storage, self._clock, self._publisher = storage, clock, publisher
         self._fail_or_retry, self._worker_id = fail_or_retry, worker_id
         self._lease = timedelta(seconds=lease_s)
         self._keeper = lease_keeper
+        self._previews, self._history_depth = previews, history_depth  # ADR 0072; multi-turn
 
     async def __call__(self, job_id: str) -> JobState | None:
         """Process the job if it is queued and due; return its state after (None if skipped)."""
@@ -119,7 +125,24 @@ class ProcessGeneration:
         return await provider.generate(ProviderRequest(
             job_id=job.id, model=job.model, prompt=job.prompt, width=job.width, height=job.height,
             n=job.n, seed=job.seed, input_images=inputs[0], mask=inputs[1],
-            user_ref=hashlib.sha256(job.user_id.encode()).hexdigest()[:32]))
+            user_ref=hashlib.sha256(job.user_id.encode()).hexdigest()[:32],
+            history=await self._history(job),
+            previews=self._previews.sink_for(job) if self._previews else None))
+
+    async def _history(self, job: JobState) -> tuple[EditTurn, ...]:
+        """The parent chain's prompts and output images, oldest first, up to the depth."""
+        turns: list[EditTurn] = []
+        parent_id = job.parent_job_id
+        while parent_id and len(turns) < self._history_depth:
+            async with self._uow() as uow:
+                parent = await uow.jobs.get(parent_id)
+                records = [await uow.images.get(i) for i in parent.state.image_ids] if parent else []
+            if parent is None or parent.state.user_id != job.user_id:
+                break
+            images = tuple([await self._storage.get(r.key) for r in records if r is not None])
+            turns.append(EditTurn(prompt=parent.state.prompt, images=images))
+            parent_id = parent.state.parent_job_id
+        return tuple(reversed(turns))
 
     async def _input_images(self, job: JobState) -> tuple[tuple[bytes, ...], bytes | None]:
         if not (job.input_image_ids or job.parent_job_id or job.mask_image_id):
@@ -137,7 +160,11 @@ class ProcessGeneration:
         return inputs, (await self._storage.get(mask.key) if mask else None)
 
     async def _inspect(self, result: ProviderResult) -> list[ImageInfo]:
-        """Keep every image that decodes; fail only when none does (partial success)."""
+        """Keep every image that decodes; fail only when none does (partial success).
+
+        When none does and the provider can read its job again (`refresh`: result URLs that
+        expire, as Replicate's do after an hour), the fresh result is inspected once more.
+        """
         good: list[ImageInfo] = []
         last: JobFailure | None = None
         for image in result.images:
@@ -145,6 +172,13 @@ class ProcessGeneration:
                 good.append(await self._inspector.inspect(image))
             except JobFailure as failure:
                 last = failure
+        if not good and result.refresh is not None:
+            try:
+                fresh = await result.refresh()
+            except ProviderUnreachable:
+                fresh = None  # the first failure stands
+            if fresh is not None:
+                return await self._inspect(msgspec.structs.replace(fresh, refresh=None))
         if not good:
             raise last or JobFailure(ErrorClass.INVALID_OUTPUT, "the provider returned no image")
         return good

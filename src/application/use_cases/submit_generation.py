@@ -12,6 +12,8 @@ after the commit, or later by the outbox relay if the queue could not take it.
 
 from __future__ import annotations
 
+import hashlib
+
 from datetime import timedelta
 
 import msgspec
@@ -35,6 +37,12 @@ class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
     #: False when the job existed already (the retry of a retried job, or the job of an
     #: idempotency key whose first request's outcome was in doubt): nothing new was reserved.
     created: bool = True
+
+
+def drawn_seed(job_id: str) -> int:
+    """A seed for a request that gave none, drawn from the job's unique id (so it is recorded
+    on the job and the job can be reproduced): 31 bits of its SHA-256."""
+    return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 class SubmitGeneration:
@@ -70,7 +78,8 @@ class SubmitGeneration:
                 job = Job.submit(JobState(
                     id=job_id, user_id=cmd.user_id, prompt=cmd.prompt, model=spec.name,
                     provider=spec.provider, width=size.width, height=size.height, n=cmd.n,
-                    seed=cmd.seed, project_id=cmd.project_id, parent_job_id=cmd.parent_job_id,
+                    seed=drawn_seed(job_id) if cmd.seed is None and spec.provider == "local"
+                    else cmd.seed, project_id=cmd.project_id, parent_job_id=cmd.parent_job_id,
                     kind="edit" if cmd.input_image_ids or cmd.parent_job_id else "generate",
                     input_image_ids=cmd.input_image_ids, mask_image_id=cmd.mask_image_id,
                     estimated_credits=credits, created_at=now, updated_at=now,

@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
     dependencies["settings"] = Provide(lambda: container.settings, use_cache=True, sync_to_thread=False)
     dependencies["storage"] = Provide(lambda: container.adapters.storage(), use_cache=True,
                                       sync_to_thread=False)
+    dependencies["job_previews"] = Provide(lambda: container.use_cases.job_previews(), use_cache=True,
+                                           sync_to_thread=False)
     dependencies["model_check"] = Provide(lambda: container.core.model_check(), use_cache=True,
                                           sync_to_thread=False)
     dependencies.update(watching_dependencies(container))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from application.ports import JobEventSubscriber
 from application.principal import Principal
 from application.use_cases.get_job import GetJob
 from domain.jobs import JobState, JobStatus
+from domain.previews import JobPreviewReady
 from entrypoints.http.schemas import Api, ErrorBody
 
 #: Seconds between keep-alive comments while nothing happens.
@@ -34,6 +35,21 @@ class JobEventOut(Api):
     step: str
     occurred_at: datetime
     terminal: bool
+
+
+class JobPreviewOut(Api):
+    """The `data` of a `preview` event: the job's newest partial image (ADR 0072)."""
+
+    job_id: str
+    index: int
+    preview_url: str
+    occurred_at: datetime
+
+
+def _preview(seq: int, event: JobPreviewReady, url_for: Callable[[str], str]) -> ServerSentEventMessage:
+    out = JobPreviewOut(job_id=event.job_id, index=event.index, preview_url=url_for(event.key),
+                        occurred_at=event.occurred_at)
+    return ServerSentEventMessage(data=msgspec.json.encode(out).decode(), event="preview", id=seq)
 
 
 def _message(seq: int, out: JobEventOut) -> ServerSentEventMessage:
@@ -57,7 +73,9 @@ def _position(at: datetime, status: JobStatus) -> tuple[datetime, int]:
 
 
 async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: JobEventSubscriber,
-                           keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[ServerSentEventMessage]:
+                           keepalive_s: float = KEEPALIVE_S,
+                           preview_url: Callable[[str], str] | None = None,
+                           ) -> AsyncIterator[ServerSentEventMessage]:
     """Subscribe, then send the stored state, then every change until a terminal status.
 
     Subscribing before reading means no change falls between the snapshot and the stream (a
@@ -76,6 +94,10 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
             except TimeoutError:
                 yield ServerSentEventMessage(comment="keep-alive")
                 continue
+            if isinstance(event, JobPreviewReady):
+                if preview_url is not None:
+                    yield _preview(next(seq), event, preview_url)
+                continue
             status = JobStatus(event.status)
             position = _position(event.occurred_at, status)
             if position <= last_sent:
@@ -90,7 +112,9 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
 
 @get("/v1/jobs/{job_id:str}/events", tags=["jobs"], summary="Watch a job as Server-Sent Events",
      media_type="text/event-stream",
-     description=("`text/event-stream` of `status` events whose data is a JobEventOut JSON object; "
+     description=("`text/event-stream` of `status` events whose data is a JobEventOut JSON object, "
+                  "and `preview` events (a JobPreviewOut: the newest partial image's URL) while a "
+                  "streaming model works; "
                   "the first event is the job's current state, the stream ends after `completed`, "
                   "`failed` or `cancelled`. Keep-alive comments every 15 s. 404 for a job that "
                   "is not the caller's."),
@@ -99,7 +123,11 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
      response_description="event: status / id: n / data: {jobId, status, progressPercent, step, occurredAt, terminal}")
 async def job_events(job_id: FromPath[str], principal: NamedDependency[Principal],
                      get_job: NamedDependency[GetJob],
-                     job_event_source: NamedDependency[Any]) -> ServerSentEvent:
+                     job_event_source: NamedDependency[Any], storage: NamedDependency[Any],
+                     settings: NamedDependency[Any]) -> ServerSentEvent:
     await get_job(principal.user_id, job_id)  # 404 before the stream starts
-    return ServerSentEvent(job_event_stream(job_id, principal.user_id, get_job, job_event_source))
+    ttl = settings.image_url_ttl_s
+    return ServerSentEvent(job_event_stream(
+        job_id, principal.user_id, get_job, job_event_source,
+        preview_url=lambda key: storage.url_for(key, expires_in_s=ttl)))
 

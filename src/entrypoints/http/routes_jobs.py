@@ -49,10 +49,13 @@ class JobsController(Controller):
 
     @get("/{job_id:str}", summary="One job, with progress and queue position", responses=NOT_FOUND)
     async def read(self, job_id: FromPath[str], principal: NamedDependency[Principal],
-                   get_job: NamedDependency[GetJob]) -> JobOut:
+                   get_job: NamedDependency[GetJob], job_previews: NamedDependency[Any],
+                   storage: NamedDependency[Any], settings: NamedDependency[Settings]) -> JobOut:
         view = await get_job(principal.user_id, job_id)
+        preview = await job_previews.current(view.job)  # ADR 0072: live streaming jobs only
+        url = storage.url_for(preview.key, expires_in_s=settings.image_url_ttl_s) if preview else None
         return job_out(view.job, queue_position=view.queue_position, images=view.images,
-                       eta_seconds=view.eta_seconds)
+                       eta_seconds=view.eta_seconds, preview_url=url)
 
     @get("/", summary="The caller's jobs, newest first")
     async def list_jobs_route(

@@ -98,6 +98,7 @@ class JobOut(Api):
     timestamps: Timestamps
     eta_seconds: int | None = msgspec.field(default=None)  # seconds to completion, from recent jobs
     retry_of_job_id: str | None = None  # the failed or cancelled job this one retries
+    preview_url: str | None = None  # the newest streamed partial image while the job runs
 
 
 class JobPageOut(Api):

@@ -16,7 +16,7 @@ def balance_out(balance: Balance) -> BalanceOut:
 
 
 def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage] | None = None,
-            eta_seconds: int | None = None) -> JobOut:
+            eta_seconds: int | None = None, preview_url: str | None = None) -> JobOut:
     error = None
     if job.error_class is not None and job.status.value in ("failed", "queued"):
         error = JobError(error_class=job.error_class, message=job.error_message or "",
@@ -28,7 +28,7 @@ def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage]
         progress=Progress(percent=job.progress_percent, step=job.current_step),
         queue_position=queue_position, eta_seconds=eta_seconds, attempts=job.attempts,
         estimated_credits=job.estimated_credits, charged_credits=job.charged_credits,
-        provider_cost_micros=job.provider_cost_micros, error=error,
+        provider_cost_micros=job.provider_cost_micros, error=error, preview_url=preview_url,
         images=[ImageRef(id=i.id, index=i.index, content_type=i.content_type, width=i.width,
                          height=i.height, size_bytes=i.size_bytes) for i in images or []],
         timestamps=Timestamps(

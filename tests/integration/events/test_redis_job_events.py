@@ -43,3 +43,47 @@ async def test_a_subscriber_gets_its_jobs_events_in_order_and_not_other_jobs(red
     finally:
         await publisher.close()
         await watcher.close()
+
+
+async def test_a_preview_event_crosses_redis_beside_status_changes(redis_url: str) -> None:
+    from adapters.events.redis_pubsub import RedisJobEvents
+    from domain.previews import JobPreviewReady
+
+    publisher, watcher = RedisJobEvents.from_url(redis_url), RedisJobEvents.from_url(redis_url)
+    job = f"job_{uuid.uuid4().hex}"
+    preview = JobPreviewReady(job_id=job, user_id="u1", index=1, key=f"users/u1/jobs/{job}/preview.png",
+                              occurred_at=datetime(2026, 12, 1, tzinfo=UTC))
+    try:
+        async with watcher.subscribe(job) as queue:
+            await publisher.publish([event(job, JobStatus.GENERATING), preview])
+            got = [await asyncio.wait_for(queue.get(), 5) for _ in range(2)]
+        assert got == [event(job, JobStatus.GENERATING), preview]
+    finally:
+        await publisher.close()
+        await watcher.close()
+
+
+async def test_the_redis_preview_index_is_shared_replaced_and_deleted(redis_url: str) -> None:
+    from adapters.previews.redis_index import RedisPreviewIndex
+    from domain.previews import JobPreview
+
+    prefix = f"imagegen-test:{uuid.uuid4().hex}:"
+    writer = RedisPreviewIndex.from_url(redis_url, ttl_s=60, prefix=prefix)
+    reader = RedisPreviewIndex.from_url(redis_url, ttl_s=60, prefix=prefix)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    first = JobPreview(job_id="j1", user_id="u1", key="k0", index=0, content_type="image/png", updated_at=at)
+    try:
+        await writer.put(first)
+        await writer.put(msgspec_replace(first, index=1))
+        assert (await reader.get("j1")).index == 1  # type: ignore[union-attr]
+        assert (await reader.delete("j1")).index == 1  # type: ignore[union-attr]
+        assert await writer.get("j1") is None
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+def msgspec_replace(struct, **changes):  # type: ignore[no-untyped-def]
+    import msgspec
+
+    return msgspec.structs.replace(struct, **changes)

@@ -1,0 +1,1 @@
+"""Preview indexes: in memory (embedded, one process) and Redis (production, shared)."""
