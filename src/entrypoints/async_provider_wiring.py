@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
+import structlog
 
 from adapters.image_providers.fal import FalImageProvider
 from adapters.image_providers.replicate import ReplicateImageProvider
 from adapters.images.inspector import HttpxUrlFetcher, PillowImageInspector
+from adapters.webhooks_in.fal_jwks import FalJwksKeys
 from adapters.webhooks_in.receivers import FalWebhookReceiver, ReplicateWebhookReceiver
 from application.ports import Clock, ImageProvider, WebhookVerifier
 from domain.pricing import ModelSpec
 from entrypoints.settings import Settings
+
+log = structlog.get_logger("imagegen.webhooks")
 
 #: Providers that answer through a webhook (never fallback targets).
 ASYNC_PROVIDERS = ("replicate", "fal")
@@ -45,15 +49,24 @@ def build_async_providers(settings: Settings, clock: Clock, http_client: httpx.A
     return built
 
 
-def build_webhook_receivers(settings: Settings, clock: Clock) -> dict[str, WebhookVerifier]:
-    """A receiver per provider whose verification keys are configured."""
+def build_webhook_receivers(settings: Settings, clock: Clock,
+                            http_client: httpx.AsyncClient | None = None) -> dict[str, WebhookVerifier]:
+    """A receiver per provider whose verification keys are configured; fal's keys come from
+    its JWKS (cached) whenever fal is keyed, unless static keys override them."""
     receivers: dict[str, WebhookVerifier] = {}
     tolerance = settings.webhook_tolerance_s
     if settings.replicate_webhook_secrets:
         receivers["replicate"] = ReplicateWebhookReceiver(settings.replicate_webhook_secrets, clock,
                                                           tolerance)
-    if settings.fal_webhook_public_keys:
-        receivers["fal"] = FalWebhookReceiver(settings.fal_webhook_public_keys, clock, tolerance)
+    if settings.fal_webhook_public_keys or (settings.fal_api_key and http_client is not None):
+        jwks = None if settings.fal_webhook_public_keys else FalJwksKeys(
+            client=http_client, clock=clock, url=settings.fal_jwks_url,
+            cache_s=settings.fal_jwks_cache_s)
+        if not settings.fal_user_id:
+            log.warning("fal.user_id_not_pinned", hint="set IMAGEGEN_FAL_USER_ID so that only "
+                        "your fal account's signed callbacks are accepted")
+        receivers["fal"] = FalWebhookReceiver(settings.fal_webhook_public_keys, clock, tolerance,
+                                              jwks=jwks, user_id=settings.fal_user_id)
     return receivers
 
 

@@ -187,7 +187,8 @@ class UseCases(containers.DeclarativeContainer):
     # --- async providers and their webhooks (ADR 0023-0025) ---
     handle_provider_callback = providers.Singleton(
         HandleProviderCallback, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
-        verifiers=providers.Callable(build_webhook_receivers, core.settings, core.clock))
+        verifiers=providers.Callable(build_webhook_receivers, core.settings, core.clock,
+                                     adapters.http_client))
     resume_job = providers.Singleton(
         ResumeAwaitingJob, uow=adapters.uow.provider, providers=adapters.image_providers,
         finish=process_job.provided.finish, fail_or_retry=fail_or_retry, clock=core.clock,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -43,18 +43,29 @@ def signed_message(request_id: str, user_id: str, timestamp: str, body: bytes) -
 
 
 class FalWebhookVerifier:
-    """Checks a fal delivery against every configured public key."""
+    """Checks a fal delivery against every current public key, and that it is our account's."""
 
     def __init__(self, public_keys: Iterable[str], clock: Clock,
-                 tolerance_s: int = DEFAULT_TOLERANCE_S) -> None:
-        """Parse the JWK `x` values.
+                 tolerance_s: int = DEFAULT_TOLERANCE_S, *,
+                 key_source: Callable[[], list[Ed25519PublicKey]] | None = None,
+                 user_id: str = "") -> None:
+        """Parse the JWK `x` values (or read keys from `key_source`, the cached JWKS).
+
+        Args:
+            public_keys: static keys (JWK `x` values).
+            clock: for the timestamp tolerance.
+            tolerance_s: how far the signed timestamp may be from now.
+            key_source: the current keys, called per delivery (a JWKS cache).
+            user_id: our fal user id; a delivery signed for any other account is refused.
 
         Raises:
             ValueError: if a key is not a base64url Ed25519 public key.
         """
-        self._keys = [public_key_from_jwk_x(k) for k in public_keys]
+        static = [public_key_from_jwk_x(k) for k in public_keys]
+        self._keys_of = key_source or (lambda: static)
         self._clock = clock
         self._tolerance_s = tolerance_s
+        self._user_id = user_id
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> str:
         """Return the delivery's request id once a key verifies the signature.
@@ -73,13 +84,16 @@ class FalWebhookVerifier:
             signature = bytes.fromhex(raw_sig)
         except ValueError as exc:
             raise WebhookRejected("X-Fal-Webhook-Signature is not hex", malformed=True) from exc
-        if not self._keys:
+        if self._user_id and user_id != self._user_id:
+            raise WebhookRejected("the delivery is signed for another fal account")
+        keys = self._keys_of()
+        if not keys:
             raise WebhookRejected("no fal webhook public key is configured")
         skew = abs(self._clock.now().timestamp() - int(raw_ts))
         if skew > self._tolerance_s:
             raise WebhookRejected(f"webhook timestamp is {int(skew)} s away from now")
         message = signed_message(request_id, user_id, raw_ts, body)
-        for key in self._keys:
+        for key in keys:
             try:
                 key.verify(signature, message)
             except InvalidSignature:

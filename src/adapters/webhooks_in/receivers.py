@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from adapters.webhooks_in.fal_jwks import FalJwksKeys
 from adapters.webhooks_in.fal_signature import FalWebhookVerifier
 from adapters.webhooks_in.standard_webhooks import StandardWebhookVerifier
 from application.errors import WebhookRejected
@@ -59,8 +60,18 @@ class FalWebhookReceiver(WebhookVerifier):
 
     provider = "fal"
 
-    def __init__(self, public_keys: Iterable[str], clock: Clock, tolerance_s: int = 300) -> None:
-        self._verifier = FalWebhookVerifier(public_keys, clock, tolerance_s)
+    def __init__(self, public_keys: Iterable[str], clock: Clock, tolerance_s: int = 300, *,
+                 jwks: FalJwksKeys | None = None, user_id: str = "") -> None:
+        """Static `public_keys`, or keys read from fal's JWKS through `jwks`; `user_id` pins
+        our fal account (its deliveries only)."""
+        self._jwks = jwks
+        self._verifier = FalWebhookVerifier(
+            public_keys, clock, tolerance_s, user_id=user_id,
+            key_source=jwks.keys if jwks is not None else None)
+
+    async def prepare(self, *, force: bool = False) -> bool:
+        """Have current keys before `verify` (the JWKS cache); True when they changed."""
+        return await self._jwks.refresh(force=force) if self._jwks is not None else False
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> ProviderDelivery:
         request_id = self._verifier.verify(headers, body)

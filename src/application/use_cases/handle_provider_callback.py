@@ -18,8 +18,10 @@ from collections.abc import Mapping
 
 import msgspec
 
-from application.errors import ConcurrencyConflict, NotFound
-from application.ports import Clock, TaskQueue, UnitOfWorkFactory, WebhookVerifier
+from application.errors import ConcurrencyConflict, NotFound, WebhookRejected
+from application.ports import (
+    Clock, ProviderDelivery, TaskQueue, UnitOfWorkFactory, WebhookVerifier,
+)
 from application.use_cases.relay_outbox import RelayOutbox, dispatch_message
 from domain.jobs import JobStatus
 
@@ -57,7 +59,7 @@ class HandleProviderCallback:
         verifier = self._verifiers.get(provider)
         if verifier is None:
             raise NotFound("webhook receiver", provider)
-        delivery = verifier.verify(headers, body)
+        delivery = await _verify(verifier, headers, body)
         receipt = CallbackReceipt(outcome=CallbackOutcome.DUPLICATE, provider=provider,
                                   delivery_id=delivery.delivery_id,
                                   provider_job_id=delivery.provider_job_id)
@@ -91,3 +93,17 @@ class HandleProviderCallback:
 def _resume_id(provider: str, delivery_id: str) -> str:
     digest = hashlib.sha256(f"{provider}|{delivery_id}".encode()).hexdigest()[:26]
     return f"msg_resume_{digest}"
+
+
+async def _verify(verifier: WebhookVerifier, headers: Mapping[str, str], body: bytes) -> ProviderDelivery:
+    """Verify, letting a verifier with rotating keys (fal's JWKS) refresh them first, and once
+    more when no key verified (the keys may have rotated since they were read)."""
+    prepare = getattr(verifier, "prepare", None)
+    if prepare is not None:
+        await prepare()
+    try:
+        return verifier.verify(headers, body)
+    except WebhookRejected:
+        if prepare is None or not await prepare(force=True):
+            raise
+        return verifier.verify(headers, body)

@@ -132,3 +132,61 @@ async def test_cancel_puts_to_the_cancel_url_of_the_app(fal, mock) -> None:
     route = mock.put(f"{REQUESTS}/cancel").mock(return_value=wire("fal", "cancel_ok"))
     await fal.cancel(RID, model="flux-dev")
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize(("endpoint", "root"), [
+    ("fal-ai/flux/dev", "fal-ai/flux"),
+    ("fal-ai/flux-pro/v1.1-ultra/redux", "fal-ai/flux-pro"),
+    ("workflows/acme/upscale-and-fix", "workflows/acme/upscale-and-fix"),
+    ("workflows/acme/upscale/v2", "workflows/acme/upscale"),
+    ("comfy/acme/sdxl-turbo", "comfy/acme/sdxl-turbo"),
+])
+def test_request_urls_are_built_as_fal_client_builds_them(endpoint: str, root: str) -> None:
+    from adapters.image_providers.fal import app_root
+
+    assert app_root(endpoint) == root
+
+
+async def test_a_namespaced_workflow_is_polled_under_its_namespace(fal, mock, settings) -> None:  # type: ignore[no-untyped-def]
+    fal._models["wf"] = ModelSpec(name="wf", provider="fal", credits_per_image=1,
+                                  upstream_model="workflows/acme/upscale-and-fix")
+    route = mock.get(f"{QUEUE}/workflows/acme/upscale-and-fix/requests/{RID}/status").mock(
+        return_value=wire("fal", "status_in_progress"))
+
+    assert await fal.fetch_result(RID, model="wf") is None
+    assert route.call_count == 1
+
+
+async def test_an_ingress_504_on_a_poll_means_poll_again_not_a_timed_out_job(fal, mock) -> None:
+    mock.get(f"{REQUESTS}/status").mock(return_value=wire("fal", "error_504_ingress"))
+
+    with pytest.raises(ProviderUnreachable):
+        await fal.fetch_result(RID, model="flux-dev")
+
+
+async def test_a_typed_504_request_timeout_on_a_poll_is_still_the_requests_timeout(fal, mock) -> None:
+    mock.get(f"{REQUESTS}/status").mock(return_value=wire("fal", "error_504_timeout"))
+
+    with pytest.raises(JobFailure) as caught:
+        await fal.fetch_result(RID, model="flux-dev")
+    assert caught.value.error_class is ErrorClass.TIMEOUT
+
+
+@pytest.mark.parametrize("fixture", ["result_content_policy", "result_typed_error_200"])
+async def test_a_content_policy_error_typed_in_the_result_body_is_content_policy(
+        fal, mock, fixture: str) -> None:
+    mock.get(f"{REQUESTS}/status").mock(return_value=wire("fal", "status_completed"))
+    mock.get(REQUESTS).mock(return_value=wire("fal", fixture))
+
+    with pytest.raises(JobFailure) as caught:
+        await fal.fetch_result(RID, model="flux-dev")
+    assert caught.value.error_class is ErrorClass.CONTENT_POLICY
+
+
+async def test_a_404_on_submit_is_a_retired_endpoint(fal, mock) -> None:
+    mock.post(url__startswith=f"{QUEUE}/fal-ai/flux/dev").mock(
+        return_value=wire("fal", "error_404_endpoint"))
+
+    with pytest.raises(JobFailure) as caught:
+        await fal.generate(request("flux-dev"))
+    assert caught.value.error_class is ErrorClass.MODEL_UNAVAILABLE

@@ -235,3 +235,23 @@ def test_no_replicate_provider_is_wired_without_a_token(http_client, clock) -> N
     assert "replicate" not in build_providers(
         Settings(models=load_models(DEFAULT_MODELS)), clock, http_client
     )
+
+
+async def test_a_result_rereads_the_prediction_by_id_for_fresh_urls(replicate, mock) -> None:
+    route = mock.get(f"{API}/predictions/{PRED_ID}").mock(
+        return_value=wire("replicate", "prediction_succeeded"))
+
+    result = await replicate.fetch_result(PRED_ID, model="sdxl")
+    assert result is not None and result.refresh is not None and route.call_count == 1
+    fresh = await result.refresh()
+
+    assert route.call_count == 2 and fresh is not None and fresh.images == result.images
+
+
+async def test_a_prediction_whose_files_were_deleted_fails_as_invalid_output(replicate, mock) -> None:
+    mock.get(f"{API}/predictions/{PRED_ID}").mock(
+        return_value=wire("replicate", "prediction_succeeded_data_removed"))
+
+    with pytest.raises(JobFailure) as caught:
+        await replicate.fetch_result(PRED_ID, model="sdxl")
+    assert caught.value.error_class is ErrorClass.INVALID_OUTPUT and "deleted" in caught.value.message

@@ -351,3 +351,20 @@ async def test_a_provider_behind_the_fallback_router_is_still_cancelled_and_resu
     )
     await cancel("u2", parked)
     assert h.provider.cancelled == [f"pred_{parked}"]
+
+
+async def test_an_expired_output_url_is_read_again_by_id_before_the_job_gives_up(h: Harness) -> None:
+    job_id = await h.park()
+    rereads: list[str] = []
+
+    async def refresh() -> ProviderResult:
+        rereads.append(job_id)
+        return ProviderResult(images=(GeneratedImage(data=png()),))
+
+    h.provider.outcome = ProviderResult(
+        images=(GeneratedImage(url="https://replicate.delivery/expired/out-0.png"),), refresh=refresh)
+    await h.callback()("async", headers(job_id), b"{}")  # the webhook resumes at once
+    await h.drain_resumes()
+
+    job = await h.job(job_id)
+    assert rereads == [job_id] and job.status is JobStatus.COMPLETED and len(job.image_ids) == 1
