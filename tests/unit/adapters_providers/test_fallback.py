@@ -18,7 +18,7 @@ async def test_the_gemini_provider_is_wired_with_its_catalog_fallback(providers)
     assert providers["gemini"].name == "gemini"
 
 
-@pytest.mark.parametrize("fixture", ["error_unavailable", "error_daily_quota"])
+@pytest.mark.parametrize("fixture", ["error_unavailable", "error_daily_quota", "error_model_not_found"])
 async def test_an_unavailable_or_exhausted_primary_is_served_by_the_fallback_model(
         providers, mock, fixture: str) -> None:
     mock.post(GEMINI_URL).mock(return_value=wire("gemini", fixture))

@@ -119,3 +119,20 @@ async def test_a_reply_without_an_image_is_invalid_output_unless_filtered(provid
     second = await fail(providers["openrouter"], request(MODEL))
 
     assert (first.error_class, second.error_class) == (ErrorClass.INVALID_OUTPUT, ErrorClass.CONTENT_POLICY)
+
+
+async def test_an_image_only_model_asks_for_image_modality_only(providers, mock) -> None:
+    route = mock.post(OPENROUTER_URL).mock(return_value=wire("openrouter", "image_one"))
+
+    await providers["openrouter"].generate(request("openrouter-flux-2-pro"))
+
+    sent = json.loads(route.calls.last.request.content)
+    assert (sent["model"], sent["modalities"]) == ("black-forest-labs/flux.2-pro", ["image"])
+
+
+async def test_no_endpoint_for_the_model_is_model_unavailable(providers, mock) -> None:
+    mock.post(OPENROUTER_URL).mock(return_value=wire("openrouter", "error_no_endpoints"))
+
+    with pytest.raises(JobFailure) as caught:
+        await providers["openrouter"].generate(request("openrouter-gemini-3.1-flash-image"))
+    assert caught.value.error_class is ErrorClass.MODEL_UNAVAILABLE
