@@ -182,10 +182,12 @@ def _typed_error(body: Mapping[str, Any]) -> tuple[str, str] | None:
     if body.get("images"):
         return None
     if isinstance(body.get("error_type"), str) and body["error_type"]:
-        return body["error_type"], str(body.get("detail") or body.get("error") or body["error_type"])
+        text = body.get("detail") or body.get("error") or body["error_type"]
+        return body["error_type"], str(text)
     detail = body.get("detail")
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict) and detail[0].get("type"):
-        return str(detail[0]["type"]), str(detail[0].get("msg") or detail[0]["type"])
+    first = detail[0] if isinstance(detail, list) and detail else None
+    if isinstance(first, dict) and first.get("type"):
+        return str(first["type"]), str(first.get("msg") or first["type"])
     return None
 
 

@@ -109,7 +109,8 @@ class GeminiImageProvider(ImageProvider):
         images = tuple(_images(body))
         if not images:
             reason, text = self._refusal(body)
-            kind = ErrorClass.CONTENT_POLICY if reason in SAFETY_REASONS else ErrorClass.INVALID_OUTPUT
+            kind = (ErrorClass.CONTENT_POLICY if reason in SAFETY_REASONS
+                    else ErrorClass.INVALID_OUTPUT)
             raise JobFailure(kind, text,
                              provider_cost_micros=self._token_cost(request.model, body) or 0)
         cost = self._token_cost(request.model, body)

@@ -126,7 +126,8 @@ class ProviderModelListing:
                 listing = listings[spec.provider]
                 if isinstance(listing, BaseException):
                     raise listing
-                found, shutdown, detail = spec.upstream in listing, listing.get(spec.upstream, ""), ""
+                found, detail = spec.upstream in listing, ""
+                shutdown = listing.get(spec.upstream, "")
         except (httpx.HTTPError, _ListingError, ValueError) as exc:
             return ModelAvailability(**base, status="error", detail=redact(str(exc))[:200])
         shutdown = shutdown or spec.shutdown_on
@@ -167,7 +168,8 @@ class ProviderModelListing:
         r = await self._get(f"{self._e.openrouter_base.rstrip('/')}/models",
                             {"Authorization": f"Bearer {self._e.openrouter_key}"},
                             {"output_modalities": "image"})
-        return {str(m.get("id")): str(m.get("expiration_date") or "")[:10] for m in _items(r, "data")}
+        return {str(m.get("id")): str(m.get("expiration_date") or "")[:10]
+                for m in _items(r, "data")}
 
     async def _replicate(self, spec: ModelSpec) -> tuple[bool, str, str]:
         headers = {"Authorization": f"Bearer {self._e.replicate_key}"}
@@ -192,7 +194,8 @@ class ProviderModelListing:
         return False, "", f"version {version[:12]} is gone"
 
     async def _fal(self, spec: ModelSpec) -> tuple[bool, str, str]:
-        url = f"{self._e.fal_queue.rstrip('/')}/{app_root(spec.upstream)}/requests/{_NIL_REQUEST}/status"
+        root = f"{self._e.fal_queue.rstrip('/')}/{app_root(spec.upstream)}"
+        url = f"{root}/requests/{_NIL_REQUEST}/status"
         r = await self._get(url, {"Authorization": f"Key {self._e.fal_key}"})
         detail = str(_json(r).get("detail") or r.text[:200]).lower()
         if r.status_code == 404 and ("application" in detail or "app " in detail

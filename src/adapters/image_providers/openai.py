@@ -18,7 +18,8 @@ Wire shapes (providers.md section 1):
   400 content_policy_violation / moderation_blocked -> content_policy (an output-stage block
   records the table cost, the model ran); "organization must be verified" (403 now, 400
   before) -> auth, an operator error; 404 or `model_not_found` -> model_unavailable (a
-  retired model, ADR 0071); other 400, 422 -> invalid_request; 401/403 -> auth; 408 -> timeout; 409, 5xx ->
+  retired model, ADR 0071); other 400, 422 -> invalid_request; 401/403 -> auth;
+  408 -> timeout; 409, 5xx ->
   provider_unavailable (504 -> timeout with unknown outcome); 429 insufficient_quota ->
   provider_quota, other 429 -> rate_limited with `retry-after-ms`, then `retry-after`.
 * 1.8 cost: from `usage` and the model's `token_prices` when both exist (output tokens without
@@ -122,8 +123,8 @@ class OpenAIImageProvider(ImageProvider):
                     raise self._failure(answer, request)
                 completed = await self._read_events(answer, request)
         except httpx.ConnectError as exc:
-            raise JobFailure(ErrorClass.PROVIDER_UNAVAILABLE,
-                             f"{self.name}: could not reach the API ({type(exc).__name__})") from exc
+            raise JobFailure(ErrorClass.PROVIDER_UNAVAILABLE, f"{self.name}: could not reach "
+                             f"the API ({type(exc).__name__})") from exc
         except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
             raise JobFailure(ErrorClass.TIMEOUT, f"{self.name}: the stream broke off "
                              f"({type(exc).__name__}); retried at most once",
@@ -135,7 +136,8 @@ class OpenAIImageProvider(ImageProvider):
             raise JobFailure(ErrorClass.INVALID_OUTPUT, f"{self.name}: the stream held no image")
         return ProviderResult(images=(image,), cost_micros=self._cost(request.model, completed, 1))
 
-    async def _read_events(self, answer: httpx.Response, request: ProviderRequest) -> dict[str, Any]:
+    async def _read_events(self, answer: httpx.Response,
+                           request: ProviderRequest) -> dict[str, Any]:
         """Read SSE `data:` lines until the completed event; partials go to the sink."""
         async for line in answer.aiter_lines():
             if not line.startswith("data:"):
@@ -157,7 +159,8 @@ class OpenAIImageProvider(ImageProvider):
                 error = event.get("error") if isinstance(event.get("error"), dict) else event
                 raise JobFailure(ErrorClass.PROVIDER_UNAVAILABLE,
                                  clip(self.name, 200, error.get("message") or "stream error"))
-        raise JobFailure(ErrorClass.INVALID_OUTPUT, f"{self.name}: the stream ended without an image")
+        raise JobFailure(ErrorClass.INVALID_OUTPUT,
+                         f"{self.name}: the stream ended without an image")
 
     def _cost(self, model: str, body: dict[str, Any], images: int) -> int:
         spec = self._models.get(model)

@@ -13,7 +13,8 @@ Wire shapes (providers.md section 3):
 * errors `{"error": {"code": <int>, "message", "metadata"?}}` in a non-200 response, or in a
   200 body when the failure happened during generation: mapped by that code. 400 ->
   invalid_request; 401 -> auth; 402 -> provider_quota; 403 (moderation, `metadata.reasons`)
-  -> content_policy; 404 (no such model or no endpoint serves it) -> model_unavailable; 408 -> timeout (the upstream model may have run: unknown outcome); 429 ->
+  -> content_policy; 404 (no such model or no endpoint serves it) -> model_unavailable;
+  408 -> timeout (the upstream model may have run: unknown outcome); 429 ->
   rate_limited after `Retry-After`; 502/503 (and other 5xx) -> provider_unavailable.
 * cost: `usage.cost` is USD as a float; we store round(cost * 1_000_000) integer
   micro-dollars (half a micro-dollar is far below any price). Without it, the per-image table.

@@ -95,7 +95,8 @@ def _resume_id(provider: str, delivery_id: str) -> str:
     return f"msg_resume_{digest}"
 
 
-async def _verify(verifier: WebhookVerifier, headers: Mapping[str, str], body: bytes) -> ProviderDelivery:
+async def _verify(verifier: WebhookVerifier, headers: Mapping[str, str],
+                  body: bytes) -> ProviderDelivery:
     """Verify, letting a verifier with rotating keys (fal's JWKS) refresh them first, and once
     more when no key verified (the keys may have rotated since they were read)."""
     prepare = getattr(verifier, "prepare", None)

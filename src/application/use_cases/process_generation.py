@@ -136,7 +136,8 @@ class ProcessGeneration:
         while parent_id and len(turns) < self._history_depth:
             async with self._uow() as uow:
                 parent = await uow.jobs.get(parent_id)
-                records = [await uow.images.get(i) for i in parent.state.image_ids] if parent else []
+                ids = parent.state.image_ids if parent else ()
+                records = [await uow.images.get(i) for i in ids]
             if parent is None or parent.state.user_id != job.user_id:
                 break
             images = tuple([await self._storage.get(r.key) for r in records if r is not None])

@@ -46,7 +46,8 @@ class JobPreviewOut(Api):
     occurred_at: datetime
 
 
-def _preview(seq: int, event: JobPreviewReady, url_for: Callable[[str], str]) -> ServerSentEventMessage:
+def _preview(seq: int, event: JobPreviewReady,
+             url_for: Callable[[str], str]) -> ServerSentEventMessage:
     out = JobPreviewOut(job_id=event.job_id, index=event.index, preview_url=url_for(event.key),
                         occurred_at=event.occurred_at)
     return ServerSentEventMessage(data=msgspec.json.encode(out).decode(), event="preview", id=seq)

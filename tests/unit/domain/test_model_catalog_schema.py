@@ -98,14 +98,19 @@ def test_a_bad_entry_fails_the_load_with_one_line_naming_it(tmp_path: Path, entr
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
 
 
-def test_the_cli_reports_a_bad_catalog_in_one_line_with_exit_2(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from entrypoints.cli import main
+def test_the_cli_reports_a_bad_catalog_in_one_line_with_exit_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
 
     path = tmp_path / "models.toml"
     path.write_text('[[models]]\nname = "x"\nprovider = "nobody"\ncredits_per_image = 1\n')
-    monkeypatch.setenv("IMAGEGEN_MODELS_FILE", str(path))
+    env = {**os.environ, "IMAGEGEN_MODELS_FILE": str(path), "IMAGEGEN_HOME": str(tmp_path)}
 
-    assert main(["models", "list"]) == 2
-    err = capsys.readouterr().err.strip()
+    done = subprocess.run([sys.executable, "-m", "entrypoints.cli", "models", "list"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2
+    err = done.stderr.strip()
     assert err.startswith("imagegen: error: settings: models.toml: models[0] (x): provider")
     assert "\n" not in err

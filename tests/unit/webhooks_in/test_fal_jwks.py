@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from structlog.testing import capture_logs
 
 from adapters.clock import FakeClock
 from adapters.webhooks_in.fal_jwks import DEFAULT_JWKS_URL, FalJwksKeys
@@ -93,12 +94,13 @@ async def test_a_callback_signed_for_another_fal_account_is_refused(client) -> N
 async def test_static_keys_override_the_jwks_which_is_then_never_fetched(client) -> None:  # type: ignore[no-untyped-def]
     key, clock = Ed25519PrivateKey.generate(), FakeClock(NOW)
     settings = Settings(fal_api_key="fal-key", fal_webhook_public_keys=(jwk_x(key),))
-    with respx.mock(assert_all_called=False) as mock:
+    with respx.mock(assert_all_called=False) as mock, capture_logs() as logs:
         route = mock.get(DEFAULT_JWKS_URL).mock(return_value=jwks())
         fal = build_webhook_receivers(settings, clock, client)["fal"]
         await _verify(fal, fal_headers(key), BODY)
 
     assert not route.called
+    assert any(e["event"] == "fal.user_id_not_pinned" for e in logs)  # unpinned: warned
 
 
 def test_a_keyed_fal_gets_a_jwks_receiver_without_static_keys(client) -> None:  # type: ignore[no-untyped-def]
