@@ -30,7 +30,7 @@ from tests.integration.http.conftest import Api, running_api
 pytestmark = pytest.mark.integration
 
 API = "https://api.replicate.com/v1"
-CREATE = f"{API}/models/stability-ai/sdxl/predictions"
+CREATE = f"{API}/predictions"  # a community model: created by its pinned version
 OUTPUT = "https://replicate.delivery/xezq/abc123/out-0.png"
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 FIXTURES = json.loads(
@@ -48,6 +48,7 @@ credits_per_image = 1
 name = "sdxl"
 provider = "replicate"
 upstream_model = "stability-ai/sdxl"
+upstream_version = "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
 credits_per_image = 3
 max_n = 4
 price_micros_per_image = 4000
