@@ -26,6 +26,7 @@ class JobPreviews:
         self._index, self._storage, self._inspector = index, storage, inspector
         self._publisher, self._clock = publisher, clock
         self.dropped = 0  # previews that could not be decoded or stored, for tests and metrics
+        self._streamed: set[str] = set()  # jobs this process stored previews for
 
     def sink_for(self, job: JobState) -> PreviewSink:
         """The sink a provider streams this job's partial images into."""
@@ -42,9 +43,20 @@ class JobPreviews:
         return await self._index.get(job.id)
 
     async def clear_finished(self, events: Sequence[JobStatusChanged]) -> None:
-        """A fan-out listener: delete the previews of jobs that just ended."""
+        """A fan-out listener: delete the previews of jobs that just ended.
+
+        A job completes or fails in the worker that streamed it, so only jobs this process
+        stored previews for are looked up then (no index round trip per finished job); a
+        cancel comes from any process and is always looked up. A preview stranded by a retry
+        on another worker is hidden (`current` shows none for a finished job) and its index
+        entry expires.
+        """
         for event in events:
-            if JobStatus(event.status).terminal:
+            status = JobStatus(event.status)
+            if not status.terminal:
+                continue
+            if status is JobStatus.CANCELLED or event.job_id in self._streamed:
+                self._streamed.discard(event.job_id)
                 preview = await self._index.delete(event.job_id)
                 if preview is not None:
                     try:
@@ -56,6 +68,9 @@ class JobPreviews:
         try:
             info = await self._inspector.inspect(GeneratedImage(data=data))
             key = preview_key(job.user_id, job.id, info.extension)
+            if len(self._streamed) > 10_000:  # jobs whose end this process never saw
+                self._streamed.clear()
+            self._streamed.add(job.id)
             await self._storage.put(key, info.data, info.content_type)
             before = await self._index.get(job.id)
             if before is not None and before.key != key:
