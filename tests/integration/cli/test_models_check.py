@@ -107,3 +107,19 @@ def test_a_listing_that_lacks_the_catalogs_models_exits_1_and_names_them(tmp_pat
     missing = done.stdout.strip().splitlines()[-1]
     assert missing == "missing: gpt-image-2.5-sunburst, gemini-3.1-flash-image, sdxl"
     assert "gpt-image-2 " in done.stdout and "openai" in done.stdout
+
+
+def test_models_list_shows_id_provider_upstream_price_sizes_edit_support_and_status(
+        tmp_path: Path) -> None:
+    env = {**os.environ, "IMAGEGEN_HOME": str(tmp_path), "IMAGEGEN_LOG_LEVEL": "warning"}
+    done = subprocess.run([sys.executable, "-m", "entrypoints.cli", "models", "list"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split() == ["MODEL", "PROVIDER", "UPSTREAM", "PRICE", "EDIT", "STATUS", "SIZES"]
+    gpt = next(r for r in rows if r.startswith("gpt-image-2 "))
+    assert "openai" in gpt and "$0.053/img +tokens" in gpt and "yes" in gpt and "current" in gpt
+    assert "any WxH /16, 1:3..3:1, <=3840x2160" in gpt
+    sdxl = next(r for r in rows if r.startswith("sdxl "))
+    assert f"stability-ai/sdxl:{SDXL[:12]}" in sdxl
