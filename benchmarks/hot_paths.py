@@ -168,6 +168,30 @@ class RssSampler:
         self._thread.join()
 
 
+class profiled:
+    """With --profile DIR: py-spy records `pid` (a flame graph SVG and raw top-of-stack counts)."""
+
+    def __init__(self, cfg: argparse.Namespace, name: str, *pids: int) -> None:
+        self._argv: list[str] | None = None
+        spy = shutil.which("py-spy")
+        if cfg.profile and spy and pids:
+            out = Path(cfg.profile) / name
+            self._argv = [spy, "record", "--pid", str(pids[0]), "--rate", "200", "--format", "raw",
+                          "--output", f"{out}.txt", "--nonblocking"]
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> profiled:
+        if self._argv:
+            self._proc = subprocess.Popen(self._argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGINT)
+            self._proc.wait(30)
+
+
 # --- wrk -------------------------------------------------------------------------------------------
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
@@ -362,7 +386,7 @@ def production(cfg: argparse.Namespace, procs: Procs, only: set[str]) -> None:
         if only & {"P1", "P2", "P6", "P3"}:
             for url in (ours_url, base_url):  # warm-up: connections, caches, JIT-free but lazy imports
                 wrk(url, connections=64, seconds=cfg.warmup, script="post_job.lua", args=[keys])
-            with api_rss:
+            with api_rss, profiled(cfg, "P1-api", api.pid):
                 ours64 = wrk(ours_url, connections=64, seconds=cfg.seconds, script="post_job.lua", args=[keys])
             base64 = wrk(base_url, connections=64, seconds=cfg.seconds, script="post_job.lua", args=[keys])
             ours1 = wrk(ours_url, connections=1, seconds=cfg.seconds, script="post_job.lua", args=[keys])
@@ -388,7 +412,7 @@ def production(cfg: argparse.Namespace, procs: Procs, only: set[str]) -> None:
                      120, "the outbox relay to publish the backlog")
             worker = procs.start("worker", [IMAGEGEN, "worker", "--processes", "2", "--threads", "8"], env)
             worker_rss = RssSampler(lambda: descendants(worker.pid) + [worker.pid])
-            with worker_rss:
+            with worker_rss, profiled(cfg, "P3-worker", *descendants(worker.pid)[-1:]):
                 wait_for(lambda: asyncio.run(fetch(
                     dsn(ours_db), "SELECT count(*) AS n FROM jobs WHERE status IN "
                                   "('completed','failed','cancelled')"))[0]["n"] >= total,
@@ -484,7 +508,7 @@ def embedded(cfg: argparse.Namespace, procs: Procs, only: set[str]) -> None:
             for u in (url, base_url):
                 wrk(u, connections=64, seconds=cfg.warmup, script="post_job.lua", args=[keys])
             rss = RssSampler(lambda: [api.pid])
-            with rss:
+            with rss, profiled(cfg, "E1-api", api.pid):
                 ours = wrk(url, connections=64, seconds=cfg.seconds, script="post_job.lua", args=[keys])
             bare = wrk(base_url, connections=64, seconds=cfg.seconds, script="post_job.lua", args=[keys])
             fives = ours.extra.get("5xx", 0)
@@ -529,7 +553,8 @@ def p5(cfg: argparse.Namespace, procs: Procs, home: Path) -> None:
     wait_http(base_url, base)
     for u in (ours_url, base_url):
         wrk(u, connections=1, seconds=cfg.warmup, script="post_image.lua", args=[key])
-    ours = wrk(ours_url, connections=1, seconds=cfg.seconds, script="post_image.lua", args=[key])
+    with profiled(cfg, "P5-api", api.pid):
+        ours = wrk(ours_url, connections=1, seconds=cfg.seconds, script="post_image.lua", args=[key])
     bare = wrk(base_url, connections=1, seconds=cfg.seconds, script="post_image.lua", args=[key])
     line("P5", ours.rps, bare.rps, ">=0.5", ours.rps / bare.rps >= 0.5 and ours.extra.get("non200", 0) == 0,
          f"req/s at 1 connection (p50 {ours.p50_ms:.1f} vs {bare.p50_ms:.1f} ms); "
@@ -655,7 +680,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 s wrk runs, 200k audit events")
     parser.add_argument("--only", default="P1,P2,P3,P4,P5,P6,P7,P8,E1",
                         help="comma-separated figures to measure")
+    parser.add_argument("--profile", default="", help="directory for py-spy profiles (py-spy on PATH)")
     cfg = parser.parse_args()
+    if cfg.profile:
+        Path(cfg.profile).mkdir(parents=True, exist_ok=True)
     cfg.seconds, cfg.warmup = (6.0, 2.0) if cfg.quick else (20.0, 3.0)
     cfg.events = 200_000 if cfg.quick else 1_000_000
     cfg.drain_timeout = 240

@@ -64,12 +64,20 @@ async def generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from entrypoints.http.app import create_app
+    from entrypoints.http.server import run_supervised, server_config
 
     settings = msgspec.structs.replace(settings, host=args.host or settings.host,
                                        port=args.port or settings.port)
+    if settings.profile == "production" and settings.api_workers > 1:
+        # several processes on one socket, each with its own container and relay (ADR 0060)
+        print(f"imagegen API on {settings.resolved_base_url} with {settings.api_workers} processes "
+              "(OpenAPI at /schema)", flush=True)
+        run_supervised(settings)  # blocks; the processes run their own event loops
+        return 0
+    import uvicorn
+
+    # embedded stays one process: SQLite has one writer and the in-process worker lives here
     container = build_container(settings)
     if settings.profile == "embedded":
         await container.start(run_worker=False)
@@ -80,8 +88,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings, container=container, run_worker=settings.profile == "embedded")
     start_model_check(settings, container.core.model_check())  # logged, never blocking
     print(f"imagegen API on {settings.resolved_base_url} (OpenAPI at /schema)", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, settings))
     # the outbox relay always; the reaper where this process is also the worker (embedded)
     container.start_background(relay=True, reaper=settings.profile == "embedded",
                                reconcile=settings.profile == "embedded")  # lost webhooks

@@ -109,6 +109,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_endpoint_cache_s: float = 2.0  # a new endpoint gets events within this long
     openai_wait_s: float = 120.0  # how long /v1/images/* waits for the job before answering 504
     # --- end watching ---
+    # --- the ASGI server (ADR 0060) ---
+    api_workers: int = 1  # API processes (production only; embedded stays one process)
+    http_header_timeout_s: float = 10.0  # request line and headers must arrive within this
+    http_body_timeout_s: float = 30.0  # longest pause between body chunks
+    http_keep_alive_s: float = 5.0  # idle kept-alive connections are closed after this
+    http_max_connections: int = 0  # above it new requests get 503 at once (0: no limit)
+    # --- end ASGI server ---
 
     def __repr__(self) -> str:
         """The default repr with credentials masked, so a logged Settings leaks no key (ADR 0020)."""
@@ -161,6 +168,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         values.update(_sync_provider_env(env))
         values.update(_async_provider_env(env))
         values.update(_watching_env(env))
+        values.update(_server_env(env))
         values.update(overrides)
         return msgspec.convert(values, cls, strict=False)
 
@@ -338,3 +346,11 @@ def _watching_env(env: dict[str, str]) -> dict[str, object]:
         if f"IMAGEGEN_{name.upper()}" in env:
             values[name] = float(env[f"IMAGEGEN_{name.upper()}"])
     return values
+
+
+def _server_env(env: dict[str, str]) -> dict[str, object]:
+    """IMAGEGEN_API_WORKERS and the IMAGEGEN_HTTP_* server timeouts that are set."""
+    names = {"api_workers": int, "http_header_timeout_s": float, "http_body_timeout_s": float,
+             "http_keep_alive_s": float, "http_max_connections": int}
+    return {n: kind(env[f"IMAGEGEN_{n.upper()}"]) for n, kind in names.items()
+            if f"IMAGEGEN_{n.upper()}" in env}
