@@ -37,7 +37,8 @@ class PillowImageInspector(ImageInspector):
     """Turns a provider's bytes, data: URL or https URL into a verified `ImageInfo`.
 
     Only PNG, JPEG and WebP are accepted. The pixel count is checked from the header before
-    any pixel is decoded (decompression bombs), then the whole image is verified and decoded.
+    any pixel is decoded (decompression bombs), then the image is verified (PNG: chunk CRCs)
+    or decoded (JPEG, WebP).
     """
 
     def __init__(self, max_pixels: int = 40_000_000, max_bytes: int = 50 * 1024 * 1024,
@@ -89,7 +90,11 @@ def decode_data_url(url: str, max_bytes: int) -> bytes:
 
 
 def decode_image(data: bytes, max_pixels: int) -> ImageInfo:
-    """Identify, size-check, verify and fully decode `data` (CPU-bound; run it in a thread).
+    """Identify, size-check and verify `data` (CPU-bound; run it in a thread).
+
+    A PNG is verified without decoding its pixels: Pillow checks every chunk's CRC through
+    IEND, which catches truncation and corruption of the compressed stream. JPEG and WebP
+    carry no such checksums, so they are fully decoded.
 
     Raises:
         JobFailure: invalid_output on anything but a sound PNG, JPEG or WebP within the cap.
@@ -99,9 +104,10 @@ def decode_image(data: bytes, max_pixels: int) -> ImageInfo:
             fmt, (width, height) = img.format or "", img.size
             if width < 1 or height < 1 or width * height > max_pixels:
                 raise _invalid(f"{width}x{height} image is outside the {max_pixels}-pixel limit")
-            img.verify()
-        with Image.open(io.BytesIO(data), formats=[fmt]) as img:  # verify() spends the file
-            img.load()
+            img.verify()  # PNG: every chunk's CRC, IDAT included, up to IEND
+        if fmt != "PNG":  # JPEG and WebP have no checksums to verify: decode them (ADR 0062)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as img:  # verify() spends the file
+                img.load()
     except JobFailure:
         raise
     except UnidentifiedImageError as exc:

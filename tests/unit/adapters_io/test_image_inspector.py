@@ -102,3 +102,11 @@ async def test_refuses_malformed_data_urls(url: str) -> None:
 async def test_refuses_urls_without_a_fetcher_and_empty_results() -> None:
     await refused(PillowImageInspector(), GeneratedImage(url="https://cdn.example.com/a.png"))
     await refused(PillowImageInspector(), GeneratedImage())
+
+
+async def test_refuses_a_png_whose_pixel_data_is_corrupt_without_decoding_it() -> None:
+    """PNG is verified by chunk CRCs (ADR 0062): a flipped byte inside IDAT is caught."""
+    data = bytearray(encoded("PNG"))
+    data[data.index(b"IDAT") + 6] ^= 0xFF  # inside the compressed pixel data
+    message = await refused(PillowImageInspector(), GeneratedImage(data=bytes(data)))
+    assert "PNG" in message
