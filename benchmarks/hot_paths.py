@@ -569,16 +569,23 @@ def p7(scratch: Path) -> None:
                    capture_output=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    walls = []
+    walls, cpus = [], []
     for attempt in range(4):
         home = scratch / f"p7_{attempt}"
         started = time.perf_counter()
-        subprocess.run([IMAGEGEN, "generate", "a lighthouse at dusk", "--out", str(home / "out")],
-                       env={**env, "IMAGEGEN_HOME": str(home)}, check=True, capture_output=True)
+        proc = subprocess.Popen([IMAGEGEN, "generate", "a lighthouse at dusk", "--out", str(home / "out")],
+                                env={**env, "IMAGEGEN_HOME": str(home)}, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
         walls.append(time.perf_counter() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError("imagegen generate failed")
+        proc.returncode = 0
     median = statistics.median(walls[1:])  # the first run may still be writing bytecode
     line("P7", median, None, "<=1.0s", median <= 1.0,
-         "s wall, median of 3 after one run; runs " + ", ".join(f"{w:.2f}" for w in walls))
+         "s wall, median of 3 after one run; runs " + ", ".join(f"{w:.2f}" for w in walls)
+         + "; CPU s " + ", ".join(f"{c:.2f}" for c in cpus))
 
 
 # --- P4: the ledger audit --------------------------------------------------------------------------

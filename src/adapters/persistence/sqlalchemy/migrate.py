@@ -1,19 +1,34 @@
-"""Alembic, run programmatically: the same migrations create SQLite and Postgres schemas."""
+"""Alembic, run programmatically: the same migrations create SQLite and Postgres schemas.
+
+A brand-new SQLite database (a new embedded home) skips replaying the migrations: the tables
+come from `metadata` (tests/integration/production/test_migrations.py keeps the two equal) and
+the heads are stamped, read from the revision files without importing Alembic, which is most
+of a first `imagegen generate` otherwise (ADR 0063). Any migration that runs SQL of its own
+(`op.execute`, data changes) turns the shortcut off.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+_REVISION = re.compile(r"^revision\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(.+)$", re.M)
+_OWN_SQL = re.compile(r"op\.execute|bulk_insert|get_bind|run_sync|\.execute\(")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config for our migrations folder, optionally bound to an open connection."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("file_template",
@@ -24,9 +39,54 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade_heads(engine: AsyncEngine) -> None:
+    """Bring the schema to the heads: stamp a new SQLite database, else ``alembic upgrade heads``."""
+    if engine.dialect.name == "sqlite" and await create_new_sqlite(engine):
+        return
+    await alembic_upgrade(engine)
+
+
+async def alembic_upgrade(engine: AsyncEngine) -> None:
     """Apply every migration not applied yet (``alembic upgrade heads``) in one transaction."""
+    from alembic import command
+
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "heads"))
+
+
+def script_heads() -> set[str] | None:
+    """The head revisions, read from the revision files; None if any migration runs its own SQL."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(text)
+        if revision is None or _OWN_SQL.search(text):
+            return None
+        revisions.add(revision.group(1))
+        down = _DOWN_REVISION.search(text)
+        if down:
+            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = revisions - downs
+    return heads or None
+
+
+async def create_new_sqlite(engine: AsyncEngine) -> bool:
+    """On a SQLite database with no tables: create `metadata` and stamp the heads. False otherwise."""
+    from adapters.persistence.sqlalchemy.tables import metadata
+
+    heads = script_heads()
+    if heads is None:
+        return False
+    async with engine.begin() as conn:
+        tables = (await conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table'")).scalar()
+        if tables:
+            return False
+        await conn.run_sync(metadata.create_all)
+        await conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                                   "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))")
+        for head in sorted(heads):
+            await conn.exec_driver_sql("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
+    return True
 
 
 async def current_heads(engine: AsyncEngine) -> set[str]:
