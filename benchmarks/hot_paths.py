@@ -111,9 +111,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) ->
 
 
 def baseline_server(module: str, port: int) -> list[str]:
-    """The baselines run under the same ASGI server, loop and parser as `imagegen serve`."""
+    """The baselines run under the same ASGI server, loop and parser as `imagegen serve`
+    (uvicorn, uvloop, httptools: ADR 0060), one process each."""
     return [PY, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-access-log"]
+            "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
 
 
 # --- memory (P6) -----------------------------------------------------------------------------------

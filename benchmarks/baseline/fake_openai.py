@@ -1,7 +1,7 @@
 """A fake OpenAI Images upstream (raw ASGI): every POST */images/generations answers one image.
 
 The image is a 1024x1024 PNG with some structure (a Mandelbrot set over a gradient), built once
-at start-up, so its base64 is as large as a real, compressible picture's (about 0.5-1 MB).
+at start-up, so its base64 is about as large as a real picture's (1.36 MB of PNG, 1.8 MB of JSON).
 """
 
 from __future__ import annotations
