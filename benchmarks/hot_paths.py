@@ -605,6 +605,11 @@ def p4(cfg: argparse.Namespace) -> None:
         print(f"# P4: loaded {count} events in {time.perf_counter() - started:.1f} s", flush=True)
         ours_s, ours_kb = timed([IMAGEGEN, "ledger", "audit"], env)
         base_s, base_kb = timed([PY, str(BASELINE / "replay_asyncpg.py"), dsn(db)], env)
+        spy = shutil.which("py-spy")
+        if cfg.profile and spy:  # a separate, profiled audit (not timed)
+            subprocess.run([spy, "record", "--rate", "200", "--format", "raw", "--output",
+                            str(Path(cfg.profile) / "P4-audit.txt"), "--", IMAGEGEN, "ledger", "audit"],
+                           env=env, check=False, capture_output=True)
         ours_rate, base_rate = count / ours_s, count / base_s
         line("P4", ours_rate, base_rate, ">=0.8", ours_rate / base_rate >= 0.8,
              f"events/s over {count} events, wall of the whole command ({ours_s:.2f} vs {base_s:.2f} s)")

@@ -97,7 +97,4 @@ def run_supervised(settings: Settings) -> None:
 
     config = server_config("entrypoints.http.asgi:production_app", settings, factory=True,
                            workers=settings.api_workers)
-    import uvicorn
-
-    server = uvicorn.Server(config)
-    Multiprocess(config, target=server.run, sockets=[config.bind_socket()]).run()
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
