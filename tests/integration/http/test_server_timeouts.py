@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,78 @@ def test_a_job_submitted_to_the_served_api_completes(served: tuple[str, int, str
         status = httpx.get(f"http://{host}:{port}/v1/jobs/{job_id}", headers=headers, timeout=10).json()["status"]
         time.sleep(0.1)
     assert status == "completed"
+
+
+def test_production_runs_several_api_processes_with_the_same_timeouts(
+        migrated_postgres: str, tmp_path: Path) -> None:
+    """IMAGEGEN_API_WORKERS=2: two processes serve one port, submits work, timeouts hold."""
+    import redis
+
+    from tests.integration.services import require_redis
+
+    redis_url = require_redis()
+    queue, port = f"test_api_workers_{uuid.uuid4().hex[:8]}", _free_port()
+    env = {**os.environ, "IMAGEGEN_PROFILE": "production", "DATABASE_URL": migrated_postgres,
+           "REDIS_URL": redis_url, "IMAGEGEN_QUEUE_NAME": queue, "IMAGEGEN_S3_BUCKET": "unused",
+           "IMAGEGEN_S3_ENDPOINT_URL": "http://127.0.0.1:9", "IMAGEGEN_S3_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "IMAGEGEN_LOG_LEVEL": "warning",
+           "IMAGEGEN_API_WORKERS": "2", "IMAGEGEN_PORT": str(port), "IMAGEGEN_RATE_LIMIT_PER_MINUTE": "0",
+           "IMAGEGEN_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+           "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    cli = [sys.executable, "-m", "entrypoints.cli"]
+    user = f"workers-{uuid.uuid4().hex[:6]}"
+    key = subprocess.run([*cli, "keys", "create", "--user", user], env=env, cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    subprocess.run([*cli, "credits", "grant", "--user", user, "--amount", "50"], env=env, cwd=ROOT,
+                   check=True, capture_output=True)
+    proc = subprocess.Popen([*cli, "serve"], env=env, cwd=ROOT, stdout=(tmp_path / "serve.log").open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, up = time.monotonic() + 40, False
+        while not up and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                up = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert up, (tmp_path / "serve.log").read_text()[-2000:]
+        servers = [p for p in _children(proc.pid) if "spawn_main" in _cmdline(p)]
+        assert len(servers) == 2
+        for _ in range(4):
+            created = httpx.post(f"http://127.0.0.1:{port}/v1/jobs", timeout=10,
+                                 headers={"Authorization": f"Bearer {key}"},
+                                 json={"prompt": "a lighthouse", "model": "local", "size": "64x64"})
+            assert created.status_code == 201, created.text
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            elapsed, _ = _closed_after(sock, HEADER_TIMEOUT_S + 5)
+        assert elapsed <= HEADER_TIMEOUT_S + 1.5
+        proc.terminate()
+        assert proc.wait(timeout=15) is not None
+        assert not [p for p in servers if Path(f"/proc/{p}").exists()]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(5)
+        client = redis.Redis.from_url(redis_url)
+        for name in client.scan_iter(f"dramatiq:{queue}*"):
+            client.delete(name)
+        client.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
