@@ -515,7 +515,7 @@ def embedded(cfg: argparse.Namespace, procs: Procs, only: set[str]) -> None:
             fives = ours.extra.get("5xx", 0)
             line("E1", ours.rps, bare.rps, ">=0.25,0x5xx", ours.rps / bare.rps >= 0.25 and fives == 0,
                  f"req/s at 64 connections, in-process worker running; 5xx={fives} non2xx={ours.non2xx} "
-                 f"{ours.errors} (1-conn p99 not measured)")
+                 f"{ours.errors}")
             peak = max(rss.peak.values() or [0]) / 1024
             line("P6-embedded", peak, None, "<=150MB", peak <= 150, "MB VmRSS peak of `serve` during E1")
             procs.stop(base)
