@@ -3,8 +3,9 @@
 A brand-new SQLite database (a new embedded home) skips replaying the migrations: the tables
 come from `metadata` (tests/integration/production/test_migrations.py keeps the two equal) and
 the heads are stamped, read from the revision files without importing Alembic, which is most
-of a first `imagegen generate` otherwise (ADR 0063). Any migration that runs SQL of its own
-(`op.execute`, data changes) turns the shortcut off.
+of a first `imagegen generate` otherwise (ADR 0063). A migration that runs SQL of its own other
+than `op.execute("UPDATE ...")` / `("DELETE ...")` (row fixes, no-ops on empty tables) turns the
+shortcut off.
 """
 
 from __future__ import annotations
@@ -21,8 +22,18 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _REVISION = re.compile(r"^revision\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.M)
-_DOWN_REVISION = re.compile(r"^down_revision\b[^=\n]*=\s*(.+)$", re.M)
-_OWN_SQL = re.compile(r"op\.execute|bulk_insert|get_bind|run_sync|\.execute\(")
+_DOWN_REVISION = re.compile(r"^(?:down_revision|depends_on)\b[^=\n]*=\s*(.+)$", re.M)
+_ANY_EXECUTE = re.compile(r"\.execute\(")
+_ROWS_ONLY = re.compile(  # op.execute("UPDATE ...") / ("DELETE ..."): nothing to do on empty tables
+    r"\bop\.execute\(\s*(?:sa\.text\(\s*)?[rRuU]?(?:'|\")+\s*(?:UPDATE|DELETE)\b", re.I)
+_OTHER_SQL = re.compile(r"bulk_insert|get_bind|run_sync|inline_literal")
+
+
+def _only_ddl_or_row_fixes(text: str) -> bool:
+    """True when the revision's own SQL only changes existing rows (a no-op on a new database)."""
+    if _OTHER_SQL.search(text):
+        return False
+    return len(_ANY_EXECUTE.findall(text)) == len(_ROWS_ONLY.findall(text))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -54,18 +65,18 @@ async def alembic_upgrade(engine: AsyncEngine) -> None:
 
 
 def script_heads() -> set[str] | None:
-    """The head revisions, read from the revision files; None if any migration runs its own SQL."""
+    """The head revisions, read from the revision files; None if a migration runs SQL of its own
+    other than UPDATE / DELETE of existing rows (which has nothing to change in a new database)."""
     revisions: set[str] = set()
     downs: set[str] = set()
     for path in (MIGRATIONS / "versions").glob("*.py"):
         text = path.read_text(encoding="utf-8")
         revision = _REVISION.search(text)
-        if revision is None or _OWN_SQL.search(text):
+        if revision is None or not _only_ddl_or_row_fixes(text):
             return None
         revisions.add(revision.group(1))
-        down = _DOWN_REVISION.search(text)
-        if down:
-            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+        for below in _DOWN_REVISION.findall(text):  # what it revises or depends on is no head
+            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", below))
     heads = revisions - downs
     return heads or None
 
