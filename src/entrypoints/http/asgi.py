@@ -21,6 +21,10 @@ def production_app() -> Litestar:
 
     async def start_relay() -> None:
         container.start_background(relay=True, reaper=False)
+        from entrypoints.model_check import start_model_check
+
+        start_model_check(settings, container.core.model_check())  # each process logs its own
 
     app.on_startup.append(start_relay)
     return app
+
