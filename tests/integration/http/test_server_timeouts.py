@@ -111,11 +111,27 @@ def test_slow_but_complete_requests_and_keep_alive_still_work(served: tuple[str,
             sock.sendall(b"GET /healthz HTTP/1.1\r\n")
             time.sleep(HEADER_TIMEOUT_S / 3)
             sock.sendall(b"Host: x\r\n\r\n")
-            answer = sock.recv(4096)
+            answer = _response(sock)
             assert answer.startswith(b"HTTP/1.1 200"), answer
         time.sleep(HEADER_TIMEOUT_S + 0.5)  # idle between requests is the keep-alive's business
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        assert _response(sock).startswith(b"HTTP/1.1 200")
+
+
+def _response(sock: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (headers and a Content-Length body) from `sock`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "connection closed inside the body"
+        body += chunk
+    return head + b"\r\n\r\n" + body
 
 
 def test_a_job_submitted_to_the_served_api_completes(served: tuple[str, int, str]) -> None:
