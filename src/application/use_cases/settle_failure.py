@@ -1,20 +1,15 @@
 """FailOrRetry: what happens to a job whose attempt failed.
 
 A retryable class with attempts left goes back to the queue after the retry policy's delay
-<<<<<<< HEAD
 (attempts are counted in the job row), its queue message written to the outbox in the same
 unit and published right after the commit, or by the relay if that fails (ADR 0051); anything else fails the job and
 settles its reservation as the refund policy says, in the same unit of work.
-=======
-(attempts are counted in the job row); anything else fails the job and settles its
-reservation as the refund policy says, in the same unit of work.
 
 A worker's call is fenced: with `attempt`, a job that attempt no longer holds raises
 `StaleAttempt` and nothing changes (a stale attempt's provider error must not fail or requeue
 the live attempt). The sweeper's call (`lapsed`) acts only while that attempt still holds the
 job under a lapsed lease. Lock order: the job is read first only to learn its account; the
 ledger is loaded before the job is changed (account, then job: DESIGN.md section 2).
->>>>>>> e2bea1b (Fenced attempts, leases on every leased status, one sweeper for lapsed leases, overdue waits and expired reservations; at most n images; pool timeouts are ServiceUnavailable)
 """
 
 from __future__ import annotations
@@ -93,30 +88,20 @@ class FailOrRetry:
             await self._publisher.publish(events)
             return delay
 
-<<<<<<< HEAD
         sent: list[OutboxMessage] = []
-        delay = await retry_on_conflict(attempt)
+        delay = await retry_on_conflict(unit)
         if delay is not None and sent:
             await self._relay.publish_committed(sent[0])  # else the relay sends it
-=======
-        delay = await retry_on_conflict(unit)
-        if delay is not None:
-            await self._queue.enqueue(job_id, delay_s=delay)
->>>>>>> e2bea1b (Fenced attempts, leases on every leased status, one sweeper for lapsed leases, overdue waits and expired reservations; at most n images; pool timeouts are ServiceUnavailable)
         return delay
 
 
 def _lapsed(state: JobState, attempt: Attempt, now: datetime) -> bool:
     expires = state.lease_expires_at
-<<<<<<< HEAD
-    return state.worker_id == worker_id and expires is not None and expires < now
+    return (state.attempts == attempt.number and (state.worker_id or "") == attempt.worker_id
+            and (expires is None or expires < now))
 
 
 def retry_message_id(job_id: str, attempts: int) -> str:
     """The outbox id of the retry after attempt `attempts`: one per attempt, so a requeue that
     is written twice (a unit retried after a conflict) clashes instead of sending twice."""
     return f"msg_{job_id.removeprefix('job_')}_retry{attempts}"
-=======
-    return (state.attempts == attempt.number and (state.worker_id or "") == attempt.worker_id
-            and (expires is None or expires < now))
->>>>>>> e2bea1b (Fenced attempts, leases on every leased status, one sweeper for lapsed leases, overdue waits and expired reservations; at most n images; pool timeouts are ServiceUnavailable)
