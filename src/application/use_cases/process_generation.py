@@ -13,6 +13,7 @@ was attempted unless a re-read proves the job does not list them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from datetime import timedelta
@@ -108,8 +109,11 @@ class ProcessGeneration:
 
     async def _fail_unexpectedly(self, job_id: str, exc: Exception, stage: FailureStage,
                                  attempt: Attempt) -> None:
+        """Fail the job as `internal` if this attempt still holds it; the caller then re-raises
+        `exc` (a job that already ended, say committed just before the error, stays as it is)."""
         failure = JobFailure(ErrorClass.INTERNAL, f"internal error ({type(exc).__name__})")
-        await self._fail_or_retry(job_id, failure, stage, allow_retry=False, attempt=attempt)
+        with contextlib.suppress(StaleAttempt):
+            await self._fail_or_retry(job_id, failure, stage, allow_retry=False, attempt=attempt)
 
     async def _claim(self, job_id: str) -> JobState | None:
         async def attempt() -> JobState | None:
