@@ -68,6 +68,19 @@ class JobRepository(Protocol):
         """Queued jobs whose next attempt is due, and live jobs whose lease lapsed."""
         ...
 
+    async def lapsed_leases(self, now: datetime, limit: int) -> list[str]:
+        """Ids of jobs in a leased status (processing, generating, uploading) whose lease lapsed
+        before `now` or was never set, the longest lapsed first."""
+        ...
+
+    async def queued_to_resend(self, now: datetime, sent_before: datetime, limit: int) -> list[str]:
+        """Ids of queued, due jobs last sent (or queued, or made due) no later than `sent_before`."""
+        ...
+
+    async def awaiting_since_generation(self, before: datetime, limit: int) -> list[str]:
+        """Ids of jobs awaiting a callback whose generation began before `before`."""
+        ...
+
     async def recent_processing_seconds(self, model: str, limit: int) -> list[float]:
         """completed_at - started_at of the last `limit` completed jobs of `model`, newest first."""
         ...
@@ -102,6 +115,11 @@ class LedgerStore(Protocol):
 
     async def projection(self, account_id: str) -> LedgerSnapshot | None:
         """The stored balance projection, as written by `append`."""
+        ...
+
+    async def expired_reservations(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(account id, job id) of open reservations whose `expires_at` is not after `now`,
+        the oldest first (the sweeper settles them)."""
         ...
 
     async def account_ids(self) -> list[str]: ...

@@ -64,3 +64,16 @@ class StorageQuotaExceeded(DomainError):
         self.used = used
         self.incoming = incoming
         self.limit = limit
+
+
+class StaleAttempt(DomainError):
+    """Raised when an attempt that no longer holds its job tries to write it (fencing).
+
+    Another attempt took the job over (its lease lapsed and the sweeper moved it on) or the job
+    ended meanwhile; the stale attempt must change nothing and stop.
+    """
+
+    def __init__(self, job_id: str, attempt: int, reason: str) -> None:
+        super().__init__(f"job {job_id}: attempt {attempt} is stale ({reason})")
+        self.job_id = job_id
+        self.attempt = attempt

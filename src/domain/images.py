@@ -23,6 +23,11 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-def image_key(user_id: str, job_id: str, index: int, extension: str = "png") -> str:
-    """The user-scoped object key: users/{user}/jobs/{job}/{index}.{ext}."""
-    return f"users/{user_id}/jobs/{job_id}/{index}.{extension}"
+def image_key(user_id: str, job_id: str, index: int, extension: str = "png", *,
+              attempt: int | None = None) -> str:
+    """The user-scoped object key: users/{user}/jobs/{job}/{index}.{ext}, or with the attempt
+    that made it, users/{user}/jobs/{job}/a{attempt}/{index}.{ext} (what workers write: two
+    attempts of one job never share a key, so one cannot delete the other's objects)."""
+    if attempt is None:
+        return f"users/{user_id}/jobs/{job_id}/{index}.{extension}"
+    return f"users/{user_id}/jobs/{job_id}/a{attempt}/{index}.{extension}"

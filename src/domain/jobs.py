@@ -4,6 +4,12 @@
                                  |-> awaiting_callback -> uploading      (async providers)
     any live state -> failed (with failure_stage) | cancelled
     processing / generating / awaiting_callback / uploading -> queued  (retry or lost lease)
+    uploading -> awaiting_callback  (an async job whose uploader died: fetch the result again)
+
+Every attempt is fenced (ADR 0040): `start` and `claim_resume` hand out an `Attempt` (the job's
+attempt number and the worker), and a use case calls `fence(attempt)` before any later write
+of that attempt; the repository's compare-and-set on `revision` makes the check and the write
+one step.
 
 Nothing assigns a status directly: one method per transition checks the table and raises
 `InvalidTransition` otherwise. State is held in an immutable `JobState`, which adapters persist;
@@ -17,7 +23,7 @@ from datetime import datetime
 
 import msgspec
 
-from domain.errors import InvalidTransition
+from domain.errors import InvalidTransition, StaleAttempt
 from domain.failures import ErrorClass
 
 
@@ -52,6 +58,7 @@ TRANSITIONS: dict[str, frozenset[JobStatus]] = {
     "begin_generation": frozenset({_S.PROCESSING}),
     "await_callback": frozenset({_S.GENERATING}),
     "begin_upload": frozenset({_S.GENERATING, _S.AWAITING_CALLBACK}),
+    "return_to_provider": frozenset({_S.UPLOADING}),
     "complete": frozenset({_S.UPLOADING}),
     "fail": LIVE,
     "cancel": LIVE,
@@ -111,6 +118,15 @@ class JobState(msgspec.Struct, frozen=True, kw_only=True):
     mask_image_id: str | None = None
     revision: int = 0
     retry_of_job_id: str | None = None
+    dispatched_at: datetime | None = None
+
+
+class Attempt(msgspec.Struct, frozen=True):
+    """The fencing token of one attempt: the job's attempt number when it was claimed, and the
+    claiming worker (one worker id may run many attempts at once in threads)."""
+
+    number: int
+    worker_id: str
 
 
 class JobStatusChanged(msgspec.Struct, frozen=True, kw_only=True, tag="job.status_changed"):
@@ -162,6 +178,54 @@ class Job:
                    worker_id=worker_id, lease_expires_at=lease_expires_at,
                    started_at=self._state.started_at or now, next_attempt_at=None)
 
+    @property
+    def attempt(self) -> Attempt:
+        """The token of the attempt that holds the job now."""
+        return Attempt(self._state.attempts, self._state.worker_id or "")
+
+    def fence(self, attempt: Attempt) -> None:
+        """Raise `StaleAttempt` unless `attempt` still holds this live job."""
+        if self.status.terminal:
+            raise StaleAttempt(self.id, attempt.number, f"the job is {self.status.value}")
+        if self._state.attempts != attempt.number or self._state.worker_id != attempt.worker_id:
+            raise StaleAttempt(self.id, attempt.number, f"attempt {self._state.attempts} of "
+                               f"{self._state.worker_id or 'nobody'} holds it now")
+
+    def held_at(self, now: datetime) -> bool:
+        """True while a worker holds the job under a lease that has not lapsed."""
+        lease = self._state.lease_expires_at
+        return self._state.worker_id is not None and lease is not None and lease >= now
+
+    def claim_resume(self, *, now: datetime, worker_id: str, lease_expires_at: datetime,
+                     step: str) -> None:
+        """A worker takes a job parked at an async provider to fetch its result: a new attempt
+        (a new fence), under a lease, without generating again."""
+        if self._state.status is not _S.AWAITING_CALLBACK or self.held_at(now):
+            raise InvalidTransition(self.id, self._state.status.value, "claim to resume")
+        self._move("report_progress", _S.AWAITING_CALLBACK, now, attempts=self._state.attempts + 1,
+                   worker_id=worker_id, lease_expires_at=lease_expires_at, current_step=step)
+
+    def release_claim(self, *, now: datetime, step: str) -> None:
+        """Drop a resume claim: the provider is still working, the job keeps waiting."""
+        if self._state.status is not _S.AWAITING_CALLBACK:
+            raise InvalidTransition(self.id, self._state.status.value, "release the claim of")
+        self._move("report_progress", _S.AWAITING_CALLBACK, now, worker_id=None,
+                   lease_expires_at=None, current_step=step)
+
+    def return_to_provider(self, *, now: datetime) -> None:
+        """An async job whose upload lapsed: its result is still at the provider, so wait for
+        it again instead of generating (and paying) again."""
+        if not self._state.provider_job_id:
+            raise InvalidTransition(self.id, self._state.status.value, "return to the provider")
+        self._move("return_to_provider", _S.AWAITING_CALLBACK, now, worker_id=None,
+                   lease_expires_at=None)
+
+    def mark_dispatched(self, *, now: datetime) -> None:
+        """Record that a queued job's message was (re)sent, so other reapers do not send it too."""
+        if self._state.status is not _S.QUEUED:
+            raise InvalidTransition(self.id, self._state.status.value, "dispatch")
+        self._state = msgspec.structs.replace(self._state, dispatched_at=now)
+
     def begin_generation(self, *, now: datetime) -> None:
         self._move("begin_generation", _S.GENERATING, now, generating_at=now)
 
@@ -170,8 +234,11 @@ class Job:
         self._move("await_callback", _S.AWAITING_CALLBACK, now, provider_job_id=provider_job_id,
                    worker_id=None, lease_expires_at=None)
 
-    def begin_upload(self, *, now: datetime, provider_cost_micros: int) -> None:
+    def begin_upload(self, *, now: datetime, provider_cost_micros: int,
+                     lease_expires_at: datetime | None = None) -> None:
+        """Start storing the result; the upload runs under a lease (a fresh one when given)."""
         self._move("begin_upload", _S.UPLOADING, now, uploading_at=now,
+                   lease_expires_at=lease_expires_at or self._state.lease_expires_at,
                    provider_cost_micros=self._state.provider_cost_micros + provider_cost_micros)
 
     def complete(self, *, now: datetime, image_ids: tuple[str, ...], charged_credits: int) -> None:
@@ -199,6 +266,7 @@ class Job:
                 message: str | None = None, provider_cost_micros: int = 0) -> None:
         """Back to the queue for another attempt (a retryable failure, or a lapsed lease)."""
         self._move("requeue", _S.QUEUED, now, next_attempt_at=next_attempt_at, worker_id=None,
+                   dispatched_at=None,
                    lease_expires_at=None, provider_job_id=None,
                    error_class=error_class.value if error_class else self._state.error_class,
                    error_message=message if message is not None else self._state.error_message,
@@ -211,9 +279,9 @@ class Job:
         self._move("report_progress", self._state.status, now,
                    progress_percent=max(percent, self._state.progress_percent), current_step=step)
 
-    def renew_lease(self, *, worker_id: str, lease_expires_at: datetime) -> None:
-        if self._state.worker_id != worker_id or self.status.terminal:
-            raise InvalidTransition(self.id, self.status.value, "renew the lease of")
+    def renew_lease(self, *, attempt: Attempt, lease_expires_at: datetime) -> None:
+        """Extend the lease of the attempt holding the job; `StaleAttempt` if it is not `attempt`."""
+        self.fence(attempt)
         self._state = msgspec.structs.replace(self._state, lease_expires_at=lease_expires_at)
 
     # -- internals -----------------------------------------------------------------------

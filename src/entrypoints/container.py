@@ -155,17 +155,18 @@ class UseCases(containers.DeclarativeContainer):
     job_previews = providers.Singleton(
         JobPreviews, index=adapters.preview_index, storage=adapters.storage,
         inspector=adapters.inspector, publisher=adapters.publisher, clock=core.clock)
+    lease_keeper = providers.Singleton(
+        LeaseKeeper, providers.Singleton(RenewLease, uow=adapters.uow.provider, clock=core.clock,
+                                         worker_id=_settings.provided.worker_id,
+                                         lease_s=_settings.provided.lease_s),
+        core.clock, _settings.provided.lease_s)
     process_job = providers.Singleton(
         ProcessGeneration, uow=adapters.uow.provider, providers=adapters.image_providers,
         previews=job_previews, history_depth=_settings.provided.edit_history_depth,
         inspector=adapters.inspector, storage=adapters.storage, clock=core.clock,
         publisher=adapters.publisher, fail_or_retry=fail_or_retry,
         worker_id=_settings.provided.worker_id, lease_s=_settings.provided.lease_s,
-        lease_keeper=providers.Singleton(
-            LeaseKeeper, providers.Singleton(RenewLease, uow=adapters.uow.provider, clock=core.clock,
-                                             worker_id=_settings.provided.worker_id,
-                                             lease_s=_settings.provided.lease_s),
-            core.clock, _settings.provided.lease_s))
+        lease_keeper=lease_keeper)
     relay_outbox = providers.Singleton(RelayOutbox, uow=adapters.uow.provider, queue=adapters.queue,
                                        clock=core.clock)
     cancel_job = providers.Singleton(CancelJob, uow=adapters.uow.provider, clock=core.clock,
@@ -183,7 +184,9 @@ class UseCases(containers.DeclarativeContainer):
     authenticate = providers.Singleton(Authenticate, uow=adapters.uow.provider)
     ensure_user = providers.Singleton(EnsureUser, uow=adapters.uow.provider, clock=core.clock)
     recover_jobs = providers.Singleton(RecoverJobs, uow=adapters.uow.provider, queue=adapters.queue,
-                                       clock=core.clock, fail_or_retry=fail_or_retry)
+                                       clock=core.clock, fail_or_retry=fail_or_retry,
+                                       publisher=adapters.publisher,
+                                       awaiting_max_wait_s=_settings.provided.awaiting_max_wait_s)
     # --- async providers and their webhooks (ADR 0023-0025) ---
     handle_provider_callback = providers.Singleton(
         HandleProviderCallback, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
@@ -192,7 +195,9 @@ class UseCases(containers.DeclarativeContainer):
     resume_job = providers.Singleton(
         ResumeAwaitingJob, uow=adapters.uow.provider, providers=adapters.image_providers,
         finish=process_job.provided.finish, fail_or_retry=fail_or_retry, clock=core.clock,
-        publisher=adapters.publisher, max_wait_s=_settings.provided.awaiting_max_wait_s)
+        publisher=adapters.publisher, max_wait_s=_settings.provided.awaiting_max_wait_s,
+        worker_id=_settings.provided.worker_id, lease_s=_settings.provided.lease_s,
+        lease_keeper=lease_keeper)
     reconcile_awaiting_jobs = providers.Singleton(
         ReconcileAwaitingJobs, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
         after_s=_settings.provided.awaiting_reconcile_after_s)

@@ -26,4 +26,4 @@ async def bind_in_process_worker(container: AppContainer) -> None:
                 log_processed(log, state)
 
     container.adapters.queue().bind(run)
-    await container.use_cases.recover_jobs()()
+    await container.use_cases.recover_jobs()(resend_all=True)  # the old queue died with its process

@@ -196,7 +196,7 @@ class JobRepositoryContract(PersistenceContract):
             job.start(now=at(10), worker_id="w1", lease_expires_at=at(50))
         retry_due.requeue(now=at(20), next_attempt_at=now, error_class=ErrorClass.TIMEOUT)
         retry_later.requeue(now=at(20), next_attempt_at=at(101))
-        leased.renew_lease(worker_id="w1", lease_expires_at=at(200))
+        leased.renew_lease(attempt=leased.attempt, lease_expires_at=at(200))
         done.cancel(now=at(6))
         async with self.make_uow() as uow:
             for job in (fresh, retry_due, retry_later, lapsed, leased, done):

@@ -82,6 +82,23 @@ class InMemoryJobRepository(JobRepository):
         ) or (s.status in _LEASED and s.lease_expires_at is not None and s.lease_expires_at < now)]
         return [s.id for s in sorted(due, key=_key)[:limit]]
 
+    async def lapsed_leases(self, now: datetime, limit: int) -> list[str]:
+        lapsed = [s for s in self._all() if s.status in _LEASED
+                  and (s.lease_expires_at is None or s.lease_expires_at < now)]
+        lapsed.sort(key=lambda s: (s.lease_expires_at is not None, s.lease_expires_at or now, *_key(s)))
+        return [s.id for s in lapsed[:limit]]
+
+    async def queued_to_resend(self, now: datetime, sent_before: datetime, limit: int) -> list[str]:
+        due = [s for s in self._all() if s.status is JobStatus.QUEUED
+               and (s.next_attempt_at is None or s.next_attempt_at <= now)
+               and (s.dispatched_at or s.next_attempt_at or s.updated_at) <= sent_before]
+        return [s.id for s in sorted(due, key=_key)[:limit]]
+
+    async def awaiting_since_generation(self, before: datetime, limit: int) -> list[str]:
+        waiting = [s for s in self._all() if s.status is JobStatus.AWAITING_CALLBACK
+                   and (s.generating_at is None or s.generating_at < before)]
+        return [s.id for s in sorted(waiting, key=_key)[:limit]]
+
     async def recent_processing_seconds(self, model: str, limit: int) -> list[float]:
         done = sorted((s for s in self._all() if s.model == model and s.status is JobStatus.COMPLETED
                        and s.started_at is not None and s.completed_at is not None),

@@ -8,6 +8,8 @@ as the append is staged, as in the SQL store.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from adapters.memory.store import InMemoryDatabase, decode, encode
 from adapters.persistence import ConflictGuard
 from application.ports import LedgerStore
@@ -73,6 +75,15 @@ class InMemoryLedgerStore(LedgerStore):
 
     async def account_ids(self) -> list[str]:
         return sorted({*self._db.ledger_events, *self._db.balances, *self._snapshots})
+
+    async def expired_reservations(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        found = []
+        for account_id in await self.account_ids():
+            snapshot = await self.projection(account_id)
+            for reservation in snapshot.open_reservations if snapshot else ():
+                if reservation.expires_at <= now:
+                    found.append((reservation.expires_at, account_id, reservation.job_id))
+        return [(account, job) for _, account, job in sorted(found)[:limit]]
 
     # -- unit of work ----------------------------------------------------------------------
     def check_commit(self) -> None:

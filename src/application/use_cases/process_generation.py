@@ -1,15 +1,21 @@
 """ProcessGeneration: what a worker runs for one job.
 
 Stages: claim (queued -> processing -> generating, under a lease), call the provider, decode
-and verify every image (untrusted bytes), check the storage quota, upload, then record images,
-storage usage, the capture and completion in one unit of work. Any classified failure goes to
-`FailOrRetry` with the stage it happened in. Running twice for one job is harmless: only a
-queued, due job can be claimed, and the final unit re-reads the job before it captures.
+and verify every image (untrusted bytes), keep at most `n` of them, check the storage quota,
+upload, then record images, storage usage, the capture and completion in one unit of work.
+Any classified failure goes to `FailOrRetry` with the stage it happened in.
+
+Every write after the claim is fenced by the claim's `Attempt` (ADR 0040): a stale attempt (its
+lease lapsed and the sweeper moved the job on) gets `StaleAttempt` and stops, changing nothing.
+Its objects carry the attempt in their keys, and it deletes only those, never after a commit
+was attempted unless a re-read proves the job does not list them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 from datetime import timedelta
 
 import msgspec
@@ -23,10 +29,12 @@ from application.ports import (
 from application.use_cases.job_previews import JobPreviews
 from application.use_cases.renew_lease import LeaseKeeper
 from application.use_cases.settle_failure import FailOrRetry
-from domain.errors import StorageQuotaExceeded
+from domain.errors import StaleAttempt, StorageQuotaExceeded
 from domain.failures import ErrorClass, JobFailure
 from domain.images import StoredImage, image_key
-from domain.jobs import FailureStage, JobState, JobStatus
+from domain.jobs import Attempt, FailureStage, JobState, JobStatus, JobStatusChanged
+
+log = logging.getLogger("imagegen.worker")
 
 
 class ProcessGeneration:
@@ -47,55 +55,65 @@ class ProcessGeneration:
         job = await self._claim(job_id)
         if job is None:
             return None
-        if self._keeper is None:
-            return await self._run(job)
-        async with self._keeper.hold(job_id):  # renew the lease while the provider works
-            return await self._run(job)
+        attempt = Attempt(job.attempts, self._worker_id)
+        try:
+            if self._keeper is None:
+                return await self._run(job, attempt)
+            async with self._keeper.hold(job_id, attempt):  # renew the lease while we work
+                return await self._run(job, attempt)
+        except StaleAttempt as stale:
+            log.warning("job.stale_attempt_stopped", extra={"job_id": job_id, "reason": str(stale)})
+            return await self._state(job_id)
 
-    async def _run(self, job: JobState) -> JobState | None:
+    async def _run(self, job: JobState, attempt: Attempt) -> JobState | None:
         job_id = job.id
         try:
             result = await self._generate(job)
         except JobFailure as failure:
-            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING)
+            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING, attempt=attempt)
             return await self._state(job_id)
         except Exception as exc:  # an unclassified bug must still settle the job's credits
-            await self._fail_unexpectedly(job_id, exc, FailureStage.GENERATING)
+            await self._fail_unexpectedly(job_id, exc, FailureStage.GENERATING, attempt)
             raise
         if result.pending:
-            return await retry_on_conflict(lambda: self._park(job_id, result))
-        return await self.finish(job_id, result)
+            return await retry_on_conflict(lambda: self._park(job_id, result, attempt))
+        return await self.finish(job_id, result, attempt)
 
-    async def finish(self, job_id: str, result: ProviderResult) -> JobState | None:
-        """Verify, store and complete a provider's finished result (also for async callbacks)."""
+    async def finish(self, job_id: str, result: ProviderResult, attempt: Attempt) -> JobState | None:
+        """Verify, store and complete a provider's finished result for `attempt` (also for
+        async callbacks, whose resume claim is the attempt); `StaleAttempt` if it lost the job."""
         stage = FailureStage.GENERATING
         try:
             images = await self._inspect(result)
             stage = FailureStage.UPLOADING
-            total = sum(len(i.data) for i in images)
-            job = await retry_on_conflict(  # a lease renewal may have saved the row meanwhile
-                lambda: self._begin_upload(job_id, total, result.cost_micros or 0))
-            if job is None:
-                return await self._state(job_id)
-            records = await self._upload(job, images)
+            job, kept = await retry_on_conflict(  # a lease renewal may have saved the row meanwhile
+                lambda: self._begin_upload(job_id, images, result.cost_micros or 0, attempt))
+            records = await self._upload(job, kept, attempt)
             stage = FailureStage.PERSISTING
             try:
-                return await retry_on_conflict(lambda: self._complete(job_id, records))
+                return await retry_on_conflict(lambda: self._complete(job_id, records, attempt))
             except BaseException:
-                await self._discard(records)
+                await self._discard_unless_listed(job_id, records)
                 raise
+        except StaleAttempt:
+            raise
         except JobFailure as failure:
-            await self._fail_or_retry(job_id, failure, stage)
+            await self._fail_or_retry(job_id, failure, stage, attempt=attempt)
         except StorageQuotaExceeded as exceeded:
-            await self._fail_or_retry(job_id, JobFailure(ErrorClass.STORAGE_QUOTA, str(exceeded)), stage)
+            await self._fail_or_retry(job_id, JobFailure(ErrorClass.STORAGE_QUOTA, str(exceeded)),
+                                      stage, attempt=attempt)
         except Exception as exc:
-            await self._fail_unexpectedly(job_id, exc, stage)
+            await self._fail_unexpectedly(job_id, exc, stage, attempt)
             raise
         return await self._state(job_id)
 
-    async def _fail_unexpectedly(self, job_id: str, exc: Exception, stage: FailureStage) -> None:
+    async def _fail_unexpectedly(self, job_id: str, exc: Exception, stage: FailureStage,
+                                 attempt: Attempt) -> None:
+        """Fail the job as `internal` if this attempt still holds it; the caller then re-raises
+        `exc` (a job that already ended, say committed just before the error, stays as it is)."""
         failure = JobFailure(ErrorClass.INTERNAL, f"internal error ({type(exc).__name__})")
-        await self._fail_or_retry(job_id, failure, stage, allow_retry=False)
+        with contextlib.suppress(StaleAttempt):
+            await self._fail_or_retry(job_id, failure, stage, allow_retry=False, attempt=attempt)
 
     async def _claim(self, job_id: str) -> JobState | None:
         async def attempt() -> JobState | None:
@@ -112,7 +130,7 @@ class ProcessGeneration:
                 await uow.jobs.save(job)
                 await uow.commit()
                 events = uow.collect_new_events()
-            await self._publisher.publish(events)
+            await self._publish(events)
             return job.state
 
         return await retry_on_conflict(attempt, retries=2)
@@ -184,55 +202,63 @@ class ProcessGeneration:
             raise last or JobFailure(ErrorClass.INVALID_OUTPUT, "the provider returned no image")
         return good
 
-    async def _park(self, job_id: str, result: ProviderResult) -> JobState | None:
+    async def _park(self, job_id: str, result: ProviderResult, attempt: Attempt) -> JobState | None:
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
-            if job is None or job.status is not JobStatus.GENERATING:
-                return job.state if job else None
+            if job is None:
+                return None
+            job.fence(attempt)
             job.await_callback(now=self._clock.now(), provider_job_id=result.provider_job_id or "")
             await uow.jobs.save(job)
             await uow.commit()
             events = uow.collect_new_events()
-        await self._publisher.publish(events)
+        await self._publish(events)
         return job.state
 
-    async def _begin_upload(self, job_id: str, total_bytes: int, cost_micros: int) -> JobState | None:
+    async def _begin_upload(self, job_id: str, images: list[ImageInfo], cost_micros: int,
+                            attempt: Attempt) -> tuple[JobState, list[ImageInfo]]:
+        """Move the job to uploading under a fresh lease; keep at most `n` images (a provider
+        may return more than asked: they are dropped, never stored nor charged)."""
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
-            if job is None or job.status not in (JobStatus.GENERATING, JobStatus.AWAITING_CALLBACK):
-                return None
-            (await uow.quotas.get(job.state.user_id)).ensure_room_for(total_bytes)
-            job.begin_upload(now=self._clock.now(), provider_cost_micros=cost_micros)
+            if job is None:
+                raise StaleAttempt(job_id, attempt.number, "the job is gone")
+            job.fence(attempt)
+            kept = images[:job.state.n]
+            (await uow.quotas.get(job.state.user_id)).ensure_room_for(sum(len(i.data) for i in kept))
+            now = self._clock.now()
+            job.begin_upload(now=now, provider_cost_micros=cost_micros,
+                             lease_expires_at=now + self._lease)
             await uow.jobs.save(job)
             await uow.commit()
             events = uow.collect_new_events()
-        await self._publisher.publish(events)
-        return job.state
+        await self._publish(events)
+        return job.state, kept
 
-    async def _upload(self, job: JobState, images: list[ImageInfo]) -> list[StoredImage]:
+    async def _upload(self, job: JobState, images: list[ImageInfo], attempt: Attempt) -> list[StoredImage]:
         now = self._clock.now()
         records: list[StoredImage] = []
         try:
             for index, info in enumerate(images):
-                key = image_key(job.user_id, job.id, index, info.extension)
+                key = image_key(job.user_id, job.id, index, info.extension, attempt=attempt.number)
                 await self._storage.put(key, info.data, info.content_type)
                 records.append(StoredImage(
                     id=f"img_{job.id.removeprefix('job_')}_{index}", job_id=job.id, user_id=job.user_id,
                     index=index, key=key, content_type=info.content_type, size_bytes=len(info.data),
                     width=info.width, height=info.height, sha256=hashlib.sha256(info.data).hexdigest(),
                     created_at=now))
-        except JobFailure:
+        except BaseException:  # nothing was committed yet: these keys are ours alone
             await self._discard(records)
             raise
         return records
 
-    async def _complete(self, job_id: str, records: list[StoredImage]) -> JobState | None:
+    async def _complete(self, job_id: str, records: list[StoredImage], attempt: Attempt) -> JobState | None:
         now = self._clock.now()
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
-            if job is None or job.status is not JobStatus.UPLOADING:
-                await self._discard(records)  # cancelled (and released) while we worked
-                return job.state if job else None
+            if job is None:
+                raise StaleAttempt(job_id, attempt.number, "the job is gone")
+            job.fence(attempt)  # cancelled, failed or taken over while we worked: StaleAttempt
             total = sum(r.size_bytes for r in records)
             for record in records:
                 await uow.images.add(record)
@@ -245,8 +271,22 @@ class ProcessGeneration:
             await uow.ledgers.append(ledger)
             await uow.commit()
             events = uow.collect_new_events()
-        await self._publisher.publish(events)
+        await self._publish(events)
         return job.state
+
+    async def _discard_unless_listed(self, job_id: str, records: list[StoredImage]) -> None:
+        """After a commit was attempted: delete our objects only if a fresh read proves the job
+        does not list them (a commit reported as failed may have succeeded). If the read fails
+        too, keep them: an orphan costs bytes, a deleted image of a charged job costs trust."""
+        if not records:
+            return
+        try:
+            async with self._uow() as uow:
+                listed = {image.key for image in await uow.images.for_job(job_id)}
+        except Exception:  # noqa: BLE001 - cannot prove anything: keep the objects
+            log.warning("job.objects_kept_unproven", extra={"job_id": job_id})
+            return
+        await self._discard([r for r in records if r.key not in listed])
 
     async def _discard(self, records: list[StoredImage]) -> None:
         for record in records:
@@ -255,8 +295,14 @@ class ProcessGeneration:
             except JobFailure:
                 pass  # an orphaned object costs bytes, not correctness; the key is user-scoped
 
+    async def _publish(self, events: list[JobStatusChanged]) -> None:
+        """Publish committed events; a failure here must not undo or fail committed work."""
+        try:
+            await self._publisher.publish(events)
+        except Exception:  # noqa: BLE001 - the commit stands; progress streams catch up on read
+            log.warning("job.events_not_published", exc_info=True)
+
     async def _state(self, job_id: str) -> JobState | None:
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
             return job.state if job else None
-

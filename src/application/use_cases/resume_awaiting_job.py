@@ -1,13 +1,13 @@
 """ResumeAwaitingJob: finish a job whose async provider is done, by asking the provider for it.
 
-Runs in a worker (enqueued by a webhook or by the poller). It first claims the job with a
-compare-and-set progress step, so a webhook and the poller resuming at once cannot both
-download and store the result; the claim is dropped when the job keeps waiting, and one
-older than `claim_s` is considered abandoned. Then it
-fetches the result by the provider's job id: still running -> nothing changes (a job waiting
-longer than `max_wait_s` fails with `timeout`, not retried: resubmitting could bill twice);
-failed -> `FailOrRetry`; finished -> `ProcessGeneration.finish`. A provider that cannot be
-asked (`ProviderUnreachable`) leaves the job for the next poll.
+Runs in a worker (enqueued by a webhook or by the poller). It first claims the job: a new
+attempt with its own fence and a lease (ADR 0040), so a webhook and the poller resuming at once
+cannot both download and store the result, and a resumer that dies is taken over once its lease
+lapses. The claim is dropped when the job keeps waiting. Then it fetches the result by the
+provider's job id, under a lease keeper: still running, or the provider cannot be asked
+(`ProviderUnreachable`) -> the job keeps waiting, unless it has waited longer than `max_wait_s`,
+reachable or not: then it fails with `timeout`, refunded, not retried (resubmitting could bill
+twice); failed -> `FailOrRetry`; finished -> `ProcessGeneration.finish` with the claim's attempt.
 """
 
 from __future__ import annotations
@@ -15,19 +15,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import logging
+
 from application.errors import ConcurrencyConflict, ProviderUnreachable
 from application.ports import (
     AsyncProviderControl, Clock, JobEventPublisher, ProviderRegistry, ProviderResult,
     UnitOfWorkFactory,
 )
+from application.use_cases.renew_lease import LeaseKeeper
 from application.use_cases.settle_failure import FailOrRetry
+from domain.errors import StaleAttempt
 from domain.failures import ErrorClass, JobFailure
-from domain.jobs import FailureStage, JobState, JobStatus
+from domain.jobs import Attempt, FailureStage, JobState, JobStatus
+
+log = logging.getLogger("imagegen.worker")
 
 CLAIM_STEP = "Fetching the provider's result"
 WAITING_STEP = "Waiting for the provider"
 
-Finish = Callable[[str, ProviderResult], Awaitable[JobState | None]]
+Finish = Callable[[str, ProviderResult, Attempt], Awaitable[JobState | None]]
 
 
 def async_control(provider: object) -> AsyncProviderControl | None:
@@ -43,47 +49,62 @@ def async_control(provider: object) -> AsyncProviderControl | None:
 class ResumeAwaitingJob:
     def __init__(self, *, uow: UnitOfWorkFactory, providers: ProviderRegistry, finish: Finish,
                  fail_or_retry: FailOrRetry, clock: Clock, publisher: JobEventPublisher,
-                 max_wait_s: int = 3600, claim_s: int = 300) -> None:
+                 max_wait_s: int = 3600, worker_id: str = "resumer", lease_s: int = 300,
+                 lease_keeper: LeaseKeeper | None = None) -> None:
         self._uow, self._providers, self._finish = uow, providers, finish
         self._fail_or_retry, self._clock, self._publisher = fail_or_retry, clock, publisher
-        self._max_wait, self._claim = timedelta(seconds=max_wait_s), timedelta(seconds=claim_s)
+        self._max_wait, self._lease = timedelta(seconds=max_wait_s), timedelta(seconds=lease_s)
+        self._worker_id, self._keeper = worker_id, lease_keeper
 
     async def __call__(self, job_id: str) -> JobState | None:
         """Resume the job if it awaits a callback; return its state after (None if skipped)."""
         job = await self._claim_job(job_id)
         if job is None:
             return None
+        attempt = Attempt(job.attempts, self._worker_id)
+        try:
+            if self._keeper is None:
+                return await self._resume(job, attempt)
+            async with self._keeper.hold(job_id, attempt):
+                return await self._resume(job, attempt)
+        except StaleAttempt as stale:
+            log.warning("job.stale_attempt_stopped", extra={"job_id": job_id, "reason": str(stale)})
+            return await self._state(job_id)
+
+    async def _resume(self, job: JobState, attempt: Attempt) -> JobState | None:
+        job_id = job.id
         provider = async_control(self._providers.provider_for(job.provider))
         if provider is None or not job.provider_job_id:
             failure = JobFailure(ErrorClass.INVALID_REQUEST,
                                  f"provider {job.provider} cannot be resumed")
-            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING, allow_retry=False)
+            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING, allow_retry=False,
+                                      attempt=attempt)
             return await self._state(job_id)
         try:
             result = await provider.fetch_result(job.provider_job_id, model=job.model)
         except ProviderUnreachable:
-            return await self._release(job_id)
+            result = None  # cannot be asked now: waits like a running job, within its max wait
         except JobFailure as failure:
-            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING)
+            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING, attempt=attempt)
             return await self._state(job_id)
         if result is not None:
-            return await self._finish(job_id, result)
+            return await self._finish(job_id, result, attempt)
         if job.generating_at is not None and self._clock.now() - job.generating_at > self._max_wait:
             failure = JobFailure(ErrorClass.TIMEOUT, f"{job.provider} did not finish within "
                                  f"{int(self._max_wait.total_seconds())} s")
-            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING, allow_retry=False)
+            await self._fail_or_retry(job_id, failure, FailureStage.GENERATING, allow_retry=False,
+                                      attempt=attempt)
             return await self._state(job_id)
-        return await self._release(job_id)
+        return await self._release(job_id, attempt)
 
     async def _claim_job(self, job_id: str) -> JobState | None:
         now = self._clock.now()
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
-            if job is None or job.status is not JobStatus.AWAITING_CALLBACK:
-                return None
-            if job.state.current_step == CLAIM_STEP and now - job.state.updated_at < self._claim:
-                return None  # another worker is resuming it
-            job.report_progress(now=now, percent=job.state.progress_percent, step=CLAIM_STEP)
+            if job is None or job.status is not JobStatus.AWAITING_CALLBACK or job.held_at(now):
+                return None  # not waiting, or another worker is resuming it under a live lease
+            job.claim_resume(now=now, worker_id=self._worker_id, lease_expires_at=now + self._lease,
+                             step=CLAIM_STEP)
             try:
                 await uow.jobs.save(job)
                 await uow.commit()
@@ -93,14 +114,14 @@ class ResumeAwaitingJob:
         await self._publisher.publish(events)
         return job.state
 
-    async def _release(self, job_id: str) -> JobState | None:
+    async def _release(self, job_id: str, attempt: Attempt) -> JobState | None:
         """Drop the claim of a job that is still waiting, so the next webhook may resume it."""
         async with self._uow() as uow:
             job = await uow.jobs.get(job_id)
-            if job is None or job.status is not JobStatus.AWAITING_CALLBACK:
-                return job.state if job else None
-            job.report_progress(now=self._clock.now(), percent=job.state.progress_percent,
-                                step=WAITING_STEP)
+            if job is None:
+                return None
+            job.fence(attempt)
+            job.release_claim(now=self._clock.now(), step=WAITING_STEP)
             try:
                 await uow.jobs.save(job)
                 await uow.commit()

@@ -124,7 +124,7 @@ async def test_a_stored_image_is_encrypted_and_its_bytes_are_counted_with_it(
     job = await worker.run_job(n=2)
     assert job.status is JobStatus.COMPLETED
     keys = bucket_keys(s3_client, bucket)
-    assert keys == [f"users/u1/jobs/{job.id}/{i}.png" for i in range(2)]
+    assert keys == [f"users/u1/jobs/{job.id}/a1/{i}.png" for i in range(2)]  # keys carry the attempt
     heads = [s3_client.head_object(Bucket=bucket, Key=k) for k in keys]
     assert {(h["ServerSideEncryption"], h["ContentType"]) for h in heads} == {("AES256", "image/png")}
     assert await worker.used_bytes() == sum(h["ContentLength"] for h in heads)

@@ -13,7 +13,7 @@ from adapters.memory import InMemoryDatabase, InMemoryUnitOfWorkFactory
 from application.use_cases.renew_lease import LeaseKeeper, RenewLease
 from application.use_cases.settle_failure import FailOrRetry
 from domain.failures import ErrorClass, JobFailure, RefundPolicy
-from domain.jobs import FailureStage, JobStatus
+from domain.jobs import Attempt, FailureStage, JobStatus
 from domain.retry import RetryPolicy
 from tests.contracts import queued_job
 from tests.unit.application.conftest import RecordingQueue
@@ -70,9 +70,9 @@ async def test_the_reaper_does_not_requeue_a_job_whose_lease_was_renewed_after_i
     lost = JobFailure(ErrorClass.TIMEOUT, "worker w1 stopped renewing its lease")
     clock.advance(11)  # the reaper saw a lapsed lease ...
     await RenewLease(uow=uow, clock=clock, worker_id="w1", lease_s=10)("job_1")  # ... w1 renewed
-    assert await fail("job_1", lost, FailureStage.GENERATING, lapsed_worker="w1") is None
+    assert await fail("job_1", lost, FailureStage.GENERATING, lapsed=Attempt(1, "w1")) is None
     clock.advance(11)  # now it really lapsed
-    assert await fail("job_1", lost, FailureStage.GENERATING, lapsed_worker="w1") is not None
+    assert await fail("job_1", lost, FailureStage.GENERATING, lapsed=Attempt(1, "w1")) is not None
     async with uow() as unit:
         job = await unit.jobs.get("job_1")
     assert job is not None and job.status is JobStatus.QUEUED

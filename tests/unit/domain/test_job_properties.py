@@ -16,9 +16,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from domain.errors import InvalidTransition
+from domain.errors import InvalidTransition, StaleAttempt
 from domain.failures import ErrorClass
-from domain.jobs import TRANSITIONS, FailureStage, Job, JobState, JobStatus
+from domain.jobs import TRANSITIONS, Attempt, FailureStage, Job, JobState, JobStatus
 
 pytestmark = pytest.mark.unit
 
@@ -32,6 +32,7 @@ ALLOWED_FROM: dict[str, set[JobStatus]] = {
     "begin_generation": {P},
     "await_callback": {G},
     "begin_upload": {G, A},
+    "return_to_provider": {U},
     "complete": {U},
     "fail": {Q, *RUNNING},
     "cancel": {Q, *RUNNING},
@@ -196,12 +197,12 @@ class JobMachine(RuleBasedStateMachine):
         before, count = self.job.state, len(self.job.pending_events)
         lease = self.now + timedelta(seconds=lease_s)
         if before.worker_id == worker and before.status not in TERMINAL:
-            self.job.renew_lease(worker_id=worker, lease_expires_at=lease)
+            self.job.renew_lease(attempt=Attempt(before.attempts, worker), lease_expires_at=lease)
             assert self.job.state.lease_expires_at == lease
             assert self.job.status is before.status
         else:
-            with pytest.raises(InvalidTransition):
-                self.job.renew_lease(worker_id=worker, lease_expires_at=lease)
+            with pytest.raises(StaleAttempt):
+                self.job.renew_lease(attempt=Attempt(before.attempts, worker), lease_expires_at=lease)
             assert self.job.state is before
         assert len(self.job.pending_events) == count
 

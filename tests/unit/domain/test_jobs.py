@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from domain.errors import InvalidTransition
+from domain.errors import InvalidTransition, StaleAttempt
 from domain.failures import ErrorClass
-from domain.jobs import FailureStage, Job, JobState, JobStatus
+from domain.jobs import Attempt, FailureStage, Job, JobState, JobStatus
 
 pytestmark = pytest.mark.unit
 
@@ -235,7 +235,7 @@ def test_a_queued_job_cannot_report_progress() -> None:
 def test_the_lease_holder_can_renew_its_lease_without_an_event() -> None:
     job = started_job("worker-1")
 
-    job.renew_lease(worker_id="worker-1", lease_expires_at=at(120))
+    job.renew_lease(attempt=Attempt(1, "worker-1"), lease_expires_at=at(120))
 
     assert job.state.lease_expires_at == at(120)
     assert len(job.pending_events) == 2
@@ -244,8 +244,8 @@ def test_the_lease_holder_can_renew_its_lease_without_an_event() -> None:
 def test_renewing_a_lease_held_by_another_worker_raises() -> None:
     job = started_job("worker-1")
 
-    with pytest.raises(InvalidTransition):
-        job.renew_lease(worker_id="worker-2", lease_expires_at=at(120))
+    with pytest.raises(StaleAttempt):
+        job.renew_lease(attempt=Attempt(1, "worker-2"), lease_expires_at=at(120))
     assert job.state.lease_expires_at == at(61)
 
 
@@ -253,8 +253,8 @@ def test_a_finished_job_has_no_lease_to_renew() -> None:
     job = started_job("worker-1")
     job.fail(now=at(2), error_class=ErrorClass.AUTH, message="bad key", charged_credits=0)
 
-    with pytest.raises(InvalidTransition):
-        job.renew_lease(worker_id="worker-1", lease_expires_at=at(120))
+    with pytest.raises(StaleAttempt):
+        job.renew_lease(attempt=Attempt(1, "worker-1"), lease_expires_at=at(120))
 
 
 def test_a_job_state_round_trips_through_json() -> None:

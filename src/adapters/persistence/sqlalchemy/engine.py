@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Executable, event
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from adapters.persistence import ConflictGuard
@@ -74,7 +75,7 @@ async def connect(engine: AsyncEngine) -> AsyncConnection:
     """A connection from the pool; raise `ServiceUnavailable` if the database cannot be reached."""
     try:
         return await engine.connect()
-    except (DBAPIError, OSError, TimeoutError) as exc:
+    except (DBAPIError, OSError, TimeoutError, PoolTimeout) as exc:  # PoolTimeout: pool exhausted
         raise ServiceUnavailable(f"database unreachable: {_reason(exc)}") from exc
 
 
@@ -97,7 +98,7 @@ def translated_errors(action: str) -> Iterator[None]:
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             raise ServiceUnavailable(f"{action}: {_reason(exc)}") from exc
         raise
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, PoolTimeout) as exc:
         raise ServiceUnavailable(f"{action}: {_reason(exc)}") from exc
 
 

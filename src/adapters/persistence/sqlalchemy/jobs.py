@@ -113,6 +113,33 @@ class SqlAlchemyJobRepository(JobRepository):
                  .order_by(jobs.c.created_at, jobs.c.id).limit(limit))
         return list((await self._db.execute("select jobs due for dispatch", query)).scalars())
 
+    async def lapsed_leases(self, now: datetime, limit: int) -> list[str]:
+        """Jobs in a leased status whose lease lapsed or was never set, oldest lapse first."""
+        query = (select(jobs.c.id)
+                 .where(jobs.c.status.in_([s.value for s in _LEASED]),
+                        or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now))
+                 .order_by(jobs.c.lease_expires_at.is_not(None), jobs.c.lease_expires_at,
+                           jobs.c.created_at, jobs.c.id).limit(limit))
+        return list((await self._db.execute("select jobs whose lease lapsed", query)).scalars())
+
+    async def queued_to_resend(self, now: datetime, sent_before: datetime, limit: int) -> list[str]:
+        """Queued jobs that are due and were last sent (or queued) no later than `sent_before`."""
+        last_sent = func.coalesce(jobs.c.dispatched_at, jobs.c.next_attempt_at, jobs.c.updated_at)
+        query = (select(jobs.c.id)
+                 .where(jobs.c.status == JobStatus.QUEUED.value,
+                        or_(jobs.c.next_attempt_at.is_(None), jobs.c.next_attempt_at <= now),
+                        last_sent <= sent_before)
+                 .order_by(jobs.c.created_at, jobs.c.id).limit(limit))
+        return list((await self._db.execute("select queued jobs to resend", query)).scalars())
+
+    async def awaiting_since_generation(self, before: datetime, limit: int) -> list[str]:
+        """Jobs awaiting a callback whose generation began before `before` (past max wait)."""
+        query = (select(jobs.c.id)
+                 .where(jobs.c.status == JobStatus.AWAITING_CALLBACK.value,
+                        or_(jobs.c.generating_at.is_(None), jobs.c.generating_at < before))
+                 .order_by(jobs.c.generating_at, jobs.c.id).limit(limit))
+        return list((await self._db.execute("select jobs awaiting past their wait", query)).scalars())
+
     async def recent_processing_seconds(self, model: str, limit: int) -> list[float]:
         query = (select(jobs.c.started_at, jobs.c.completed_at)
                  .where(jobs.c.model == model, jobs.c.status == JobStatus.COMPLETED.value,

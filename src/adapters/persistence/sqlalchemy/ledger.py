@@ -15,13 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, union
+from datetime import datetime
+
+from sqlalchemy import and_, exists, select, union
 
 from adapters.persistence.sqlalchemy.engine import GuardedConnection
-from adapters.persistence.sqlalchemy.tables import balances, ledger_events
+from adapters.persistence.sqlalchemy.tables import SETTLEMENT_TYPES, balances, ledger_events
 from application.ports import LedgerStore
 from domain.credits import CreditLedger, LedgerSnapshot
-from domain.ledger_events import AnyLedgerEvent, decode_event, encode_event
+from domain.ledger_events import AnyLedgerEvent, CreditsReserved, decode_event, encode_event
 
 _snapshot_decoder = msgspec.json.Decoder(LedgerSnapshot)
 
@@ -97,3 +99,19 @@ class SqlAlchemyLedgerStore(LedgerStore):
     async def account_ids(self) -> list[str]:
         query = union(select(ledger_events.c.account_id), select(balances.c.account_id))
         return sorted((await self._db.execute("list ledger accounts", query)).scalars())
+
+    async def expired_reservations(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(account, job) of open reservations whose expiry has passed, oldest first: the oldest
+        `limit` unsettled reservations are read and those already expired are returned."""
+        settled = ledger_events.alias("settled")
+        is_settled = exists().where(and_(
+            settled.c.account_id == ledger_events.c.account_id,
+            settled.c.job_id == ledger_events.c.job_id, settled.c.type.in_(SETTLEMENT_TYPES)))
+        query = (select(ledger_events.c.payload)
+                 .where(ledger_events.c.type == CreditsReserved.__struct_config__.tag, ~is_settled)
+                 .order_by(ledger_events.c.occurred_at, ledger_events.c.account_id,
+                           ledger_events.c.version).limit(limit))
+        rows = (await self._db.execute("select open reservations", query)).scalars().all()
+        found = [decode_event(payload) for payload in rows]
+        return [(e.account_id, e.job_id) for e in found
+                if isinstance(e, CreditsReserved) and e.expires_at <= now]

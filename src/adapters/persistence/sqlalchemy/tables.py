@@ -115,6 +115,7 @@ jobs = Table(
     _id("mask_image_id"),
     Column("revision", Integer, nullable=False),
     _id("retry_of_job_id"),  # the failed or cancelled job this one retries (migration 0003)
+    Column("dispatched_at", UtcDateTime),  # a reaper last re-sent this queued job (ADR 0041)
     Index(None, "user_id", "created_at"),
     Index(None, "status", "created_at"),
     Index(None, "project_id"),
