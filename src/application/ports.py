@@ -138,6 +138,10 @@ class UserRepository(Protocol):
 
     async def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
 
+    async def has_project(self, user_id: str, project_id: str) -> bool:
+        """Whether one of the user's API keys is scoped to `project_id` (the user's projects)."""
+        ...
+
 
 # --- outbox (production profile: messages committed with the job) ---------------------------
 
