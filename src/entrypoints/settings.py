@@ -53,6 +53,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_burst: int = 120
     max_body_bytes: int = 1024 * 1024
     stats_sample_limit: int = 10_000
+    # --- abuse limits (issue 11, ADR 0080-0084) ---
+    rate_limit_pool_size: int = 20  # the limiter's own Redis connections; exhausted -> 503
+    rate_limit_pool_timeout_s: float = 0.05  # wait for a free one, then refuse
+    sse_max_streams_per_key: int = 20  # open /v1/jobs/{id}/events streams per API key (per process)
+    sse_max_duration_s: float = 600.0  # then a final `timeout` event ends the stream
+    sse_heartbeat_s: float = 15.0
+    metrics_token: str = ""  # /metrics needs `Authorization: Bearer <token>`; empty: /metrics is 404
+    upload_grace_s: int = 3600  # uploaded inputs no job references are deleted after this long
+    # --- end abuse limits ---
     # --- synchronous real providers (ADR 0020); a provider is wired only when its key is set ---
     openai_api_key: str = ""
     gemini_api_key: str = ""
@@ -156,6 +165,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         values.update(_sync_provider_env(env))
         values.update(_async_provider_env(env))
         values.update(_watching_env(env))
+        values.update(_abuse_env(env))
         values.update(overrides)
         return msgspec.convert(values, cls, strict=False)
 
@@ -251,6 +261,13 @@ def _async_provider_env(env: dict[str, str]) -> dict[str, object]:
         if var in env:
             values[name] = tuple(p for p in env[var].replace(",", " ").split() if p)
     return values
+
+
+def _abuse_env(env: dict[str, str]) -> dict[str, object]:
+    """IMAGEGEN_RATE_LIMIT_POOL_*, IMAGEGEN_SSE_*, IMAGEGEN_METRICS_TOKEN, IMAGEGEN_UPLOAD_GRACE_S."""
+    names = ["rate_limit_pool_size", "rate_limit_pool_timeout_s", "sse_max_streams_per_key",
+             "sse_max_duration_s", "sse_heartbeat_s", "metrics_token", "upload_grace_s"]
+    return {n: env[f"IMAGEGEN_{n.upper()}"] for n in names if f"IMAGEGEN_{n.upper()}" in env}
 
 
 def _watching_env(env: dict[str, str]) -> dict[str, object]:

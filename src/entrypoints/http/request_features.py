@@ -38,7 +38,10 @@ def _redis_rate_limiter(settings: Settings) -> Any:
 
     from adapters.rate_limit.redis import RedisRateLimiter
 
-    return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    pool = redis.BlockingConnectionPool.from_url(  # bounded: exhausted means 503, never "let through"
+        settings.redis_url, max_connections=settings.rate_limit_pool_size,
+        timeout=settings.rate_limit_pool_timeout_s, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return RedisRateLimiter(redis.Redis(connection_pool=pool))
 
 
 class RequestFeatures(containers.DeclarativeContainer):
