@@ -1,4 +1,10 @@
-"""GET /v1/jobs/{id}/events: a job's state changes as Server-Sent Events, until it finishes."""
+"""GET /v1/jobs/{id}/events: a job's state changes as Server-Sent Events, until it finishes.
+
+Bounded (ADR 0082): at most `sse_max_streams_per_key` open streams per API key in a process
+(429 past it), a heartbeat comment every `sse_heartbeat_s`, and a stream still open after
+`sse_max_duration_s` ends with a final `end` event (`reason: max_duration`) so clients reconnect
+instead of holding a connection for ever on a job that never finishes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import get
+from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
@@ -19,10 +25,45 @@ from application.ports import JobEventSubscriber
 from application.principal import Principal
 from application.use_cases.get_job import GetJob
 from domain.jobs import JobState, JobStatus
-from entrypoints.http.schemas import Api, ErrorBody
+from entrypoints.http.errors import error_response
+from entrypoints.http.schemas import Api, ErrorBody, ErrorDetail
+from entrypoints.settings import Settings
 
 #: Seconds between keep-alive comments while nothing happens.
 KEEPALIVE_S = 15.0
+#: Longest a stream stays open by default.
+MAX_DURATION_S = 600.0
+
+
+class StreamSlots:
+    """Open streams per API key in this process; `take` is False past the cap."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._open: dict[str, int] = {}
+
+    def take(self, key_id: str) -> bool:
+        if self._open.get(key_id, 0) >= self.per_key:
+            return False
+        self._open[key_id] = self._open.get(key_id, 0) + 1
+        return True
+
+    def give_back(self, key_id: str) -> None:
+        left = self._open.get(key_id, 0) - 1
+        if left > 0:
+            self._open[key_id] = left
+        else:
+            self._open.pop(key_id, None)
+
+    def open_for(self, key_id: str) -> int:
+        return self._open.get(key_id, 0)
+
+
+class StreamEnd(Api):
+    """The `data` of the final `end` event of a stream that did not see a terminal status."""
+
+    job_id: str
+    reason: str
 
 
 class JobEventOut(Api):
@@ -57,13 +98,17 @@ def _position(at: datetime, status: JobStatus) -> tuple[datetime, int]:
 
 
 async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: JobEventSubscriber,
-                           keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[ServerSentEventMessage]:
-    """Subscribe, then send the stored state, then every change until a terminal status.
+                           keepalive_s: float = KEEPALIVE_S, max_duration_s: float = MAX_DURATION_S,
+                           ) -> AsyncIterator[ServerSentEventMessage]:
+    """Subscribe, then send the stored state, then every change until a terminal status, or an
+    `end` event once `max_duration_s` has passed.
 
     Subscribing before reading means no change falls between the snapshot and the stream (a
     change may be sent twice, which is harmless: each event carries the full status).
     """
     seq = itertools.count(1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_duration_s
     async with events.subscribe(job_id) as queue:
         snapshot = (await get_job(user_id, job_id)).job
         yield _message(next(seq), _from_state(snapshot))
@@ -71,10 +116,16 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
             return
         last_sent = _position(snapshot.updated_at, snapshot.status)
         while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                yield ServerSentEventMessage(data=msgspec.json.encode(StreamEnd(
+                    job_id=job_id, reason="max_duration")).decode(), event="end", id=next(seq))
+                return
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
+                event = await asyncio.wait_for(queue.get(), timeout=min(keepalive_s, left))
             except TimeoutError:
-                yield ServerSentEventMessage(comment="keep-alive")
+                if deadline - loop.time() > 0:
+                    yield ServerSentEventMessage(comment="keep-alive")
                 continue
             status = JobStatus(event.status)
             position = _position(event.occurred_at, status)
@@ -92,14 +143,31 @@ async def job_event_stream(job_id: str, user_id: str, get_job: GetJob, events: J
      media_type="text/event-stream",
      description=("`text/event-stream` of `status` events whose data is a JobEventOut JSON object; "
                   "the first event is the job's current state, the stream ends after `completed`, "
-                  "`failed` or `cancelled`. Keep-alive comments every 15 s. 404 for a job that "
-                  "is not the caller's."),
+                  "`failed` or `cancelled`, or with an `end` event after the maximum duration. "
+                  "Keep-alive comments every 15 s. 404 for a job that is not the caller's; 429 "
+                  "past the open streams per key."),
      responses={404: ResponseSpec(ErrorBody, description="not the caller's job"),
+                429: ResponseSpec(ErrorBody, description="too many open streams for this key"),
                 401: ResponseSpec(ErrorBody, description="missing or bad API key")},
      response_description="event: status / id: n / data: {jobId, status, progressPercent, step, occurredAt, terminal}")
 async def job_events(job_id: FromPath[str], principal: NamedDependency[Principal],
-                     get_job: NamedDependency[GetJob],
-                     job_event_source: NamedDependency[Any]) -> ServerSentEvent:
+                     get_job: NamedDependency[GetJob], settings: NamedDependency[Settings],
+                     job_event_source: NamedDependency[Any],
+                     sse_slots: NamedDependency[StreamSlots]) -> ServerSentEvent | Response[bytes]:
     await get_job(principal.user_id, job_id)  # 404 before the stream starts
-    return ServerSentEvent(job_event_stream(job_id, principal.user_id, get_job, job_event_source))
+    if not sse_slots.take(principal.key_id):
+        reason = f"at most {sse_slots.per_key} open event streams per API key; close one first"
+        return error_response(429, ErrorDetail(type="rate_limited", message=reason, field="Authorization",
+                                               reason=reason), headers={"Retry-After": "5"})
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        try:
+            async for message in job_event_stream(job_id, principal.user_id, get_job, job_event_source,
+                                                  keepalive_s=settings.sse_heartbeat_s,
+                                                  max_duration_s=settings.sse_max_duration_s):
+                yield message
+        finally:
+            sse_slots.give_back(principal.key_id)
+
+    return ServerSentEvent(stream())
 
