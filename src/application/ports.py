@@ -277,6 +277,11 @@ class ImageInspector(Protocol):
         """Fetch (if a URL) and decode untrusted output; raise JobFailure(invalid_output)."""
         ...
 
+    def dimensions(self, data: bytes) -> tuple[str, int, int]:
+        """(format, width, height) from the header only, without decoding a pixel; raise
+        JobFailure(invalid_output) when it is not a PNG, JPEG or WebP header."""
+        ...
+
 
 class ObjectStorage(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
@@ -346,6 +351,10 @@ class IdempotencyStore(Protocol):
     async def resume(self, record: IdempotencyRecord, now: datetime) -> bool:
         """Take over an in-doubt record with the same fingerprint as in progress again
         (atomically: one of two racing retries wins); False if it was not in doubt."""
+        ...
+
+    async def forget(self, api_key_id: str, key: str) -> None:
+        """Forget a finished record (a new call that derives the same key; ADR 0083)."""
         ...
 
 

@@ -20,6 +20,11 @@ MAX_PROMPT_CHARS = 32_000  # the hard cap; each model's own (smaller) limit is c
 MAX_LINE_CHARS = 2048
 #: Input images of one edit (deduplicated first), and uploaded files in one OpenAI edit request.
 MAX_INPUT_IMAGES = 16
+#: Pixels of one uploaded input image, and of all the inputs of one edit (read from the headers
+#: before any pixel is decoded: sixteen 40-megapixel PNGs in 2.4 MB once cost 11 s of CPU).
+MAX_INPUT_PIXELS = 4096 * 4096
+MAX_EDIT_PIXELS = 4 * 4096 * 4096
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 #: JSON nesting depth and the longest array of any request body.
 MAX_JSON_DEPTH = 32
 MAX_ARRAY_ITEMS = 64

@@ -59,6 +59,14 @@ class PillowImageInspector(ImageInspector):
             raise _invalid(f"image is {len(data)} bytes, over the {self._max_bytes}-byte limit")
         return await asyncio.to_thread(decode_image, data, self._max_pixels)
 
+    def dimensions(self, data: bytes) -> tuple[str, int, int]:
+        """The header's format and size: a few hundred bytes read, no pixel decoded (bombs)."""
+        try:
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+                return img.format or "", img.size[0], img.size[1]
+        except Exception as exc:  # Pillow raises many types on a bad header
+            raise _invalid("not a PNG, JPEG or WebP image") from exc
+
     async def _bytes_of(self, image: GeneratedImage) -> bytes:
         if image.data is not None:
             return image.data

@@ -24,10 +24,10 @@ from application.ports import (
 from application.use_cases.relay_outbox import RelayOutbox, dispatch_message
 from domain.catalog import ModelCatalog
 from domain.credits import Balance
-from domain.errors import InvalidRequest
+from domain.errors import InsufficientCredits, InvalidRequest
 from domain.jobs import Job, JobState
 from domain.limits import MAX_INPUT_IMAGES, dedupe
-from domain.pricing import ImageSize, estimate_credits
+from domain.pricing import ImageSize, ModelSpec, estimate_credits
 
 
 class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,16 +56,31 @@ class SubmitGeneration:
         self._ttl = timedelta(seconds=reservation_ttl_s)
         self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
 
-    async def __call__(self, cmd: SubmitJob) -> SubmitResult:
-        cmd = bounded_inputs(cmd)
+    def _validated(self, cmd: SubmitJob, *, edit: bool) -> tuple[ModelSpec, ImageSize, int]:
         spec = self._catalog.get(cmd.model)
         size = ImageSize.parse(cmd.size)
         spec.check_request(size, cmd.n, cmd.prompt)
         if self._providers.provider_for(spec.provider) is None:
             raise InvalidRequest("model", f"{spec.name} needs provider {spec.provider!r}, which is not configured")
-        if (cmd.input_image_ids or cmd.mask_image_id) and not spec.supports_edit:
+        if edit and not spec.supports_edit:
             raise InvalidRequest("model", f"{spec.name} does not edit images")
-        credits = estimate_credits(spec, size, cmd.n)
+        return spec, size, estimate_credits(spec, size, cmd.n)
+
+    async def precheck_edit(self, cmd: SubmitJob, *, upload_bytes: int) -> None:
+        """Everything an edit would be refused for, checked before its uploads are stored
+        (ADR 0080): model, size, n and prompt; the credits; the storage quota's headroom for
+        `upload_bytes`. Reads only; the submit itself checks again in its unit of work."""
+        _, _, credits = self._validated(cmd, edit=True)
+        async with self._uow() as uow:
+            balance = (await uow.ledgers.load(cmd.user_id)).balance
+            if balance.available < credits:
+                raise InsufficientCredits(cmd.user_id, credits, balance.available, reserved=balance.reserved,
+                                          lifetime_spent=balance.lifetime_spent)
+            (await uow.quotas.get(cmd.user_id)).ensure_room_for(upload_bytes)
+
+    async def __call__(self, cmd: SubmitJob) -> SubmitResult:
+        cmd = bounded_inputs(cmd)
+        spec, size, credits = self._validated(cmd, edit=bool(cmd.input_image_ids or cmd.mask_image_id))
         job_id = cmd.job_id or self._ids.new_id("job")
 
         async def attempt() -> SubmitResult:
