@@ -7,7 +7,7 @@ method is async. Stores raise `application.errors.ConcurrencyConflict` on a lost
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -464,7 +464,9 @@ class ProviderDeliveryLog(Protocol):
 class WebhookStore(Protocol):
     """Endpoints, deliveries and attempts; each method is its own transaction."""
 
-    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+    async def add_endpoint(self, endpoint: WebhookEndpoint, *, max_per_user: int | None = None) -> bool:
+        """Store it; with `max_per_user`, atomically only while the user has fewer (else False)."""
+        ...
 
     async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
         """The user's endpoints, oldest first."""
@@ -476,7 +478,9 @@ class WebhookStore(Protocol):
 
     async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None: ...
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        per_endpoint: int | None = None,
+                        exclude_endpoints: Collection[str] = ()) -> list[WebhookDelivery]:
         """Pending deliveries due by `now`, oldest first, each moved to `lease_until` so that
         another process claiming at the same time does not get it too."""
         ...

@@ -92,4 +92,5 @@ async def close_watching(container: AppContainer) -> None:
     if watching is None:
         return
     await container.watching_loops.stop()  # type: ignore[attr-defined]
+    await watching.deliver().stop()  # attempts left running by the last pass (ADR 0085)
     await watching.webhook_http().aclose()
