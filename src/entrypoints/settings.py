@@ -117,7 +117,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def __repr__(self) -> str:
         """The default repr with credentials masked, so a logged Settings leaks no key (ADR 0020)."""
         values = ((name, getattr(self, name)) for name in self.__struct_fields__)
-        shown = (f"{name}={'***' if value and _is_secret(name) else repr(value)}"
+        shown = (f"{name}={'***' if value and _is_secret(name) else repr(_without_password(value))}"
                  for name, value in values)
         return f"Settings({', '.join(shown)})"
 
@@ -170,7 +170,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.convert(values, cls, strict=False)
 
     def with_signing_key(self) -> Settings:
-        """Return settings whose signing key is set, creating `home/signing.key` if needed."""
+        """Return settings whose signing key is set, creating `home/signing.key` if needed.
+
+        The embedded home is private (ADR 0080): the directory 0700, its database (which holds
+        webhook secrets) created 0600 before SQLite opens it; SQLite gives its -wal and -shm
+        files the database file's mode, and stored objects are written 0600.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        if not self.database_url:
+            os.close(os.open(self.home / "imagegen.db", os.O_CREAT | os.O_WRONLY, 0o600))
         if self.signing_key:
             return self
         path = self.home / "signing.key"
@@ -215,6 +224,16 @@ def _object_storage_env(env: dict[str, str]) -> dict[str, object]:
         values["cloudfront_signed"] = env["IMAGEGEN_CLOUDFRONT_SIGNED"].strip().lower() not in (
             "0", "false", "no", "off")
     return values
+
+
+def _without_password(value: object) -> object:
+    """A URL's password replaced by *** (database and Redis URLs); anything else as it is."""
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, _, rest = value.partition("://")
+        credentials, at, host = rest.rpartition("@")
+        if at and ":" in credentials:
+            return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return value
 
 
 def _is_secret(field: str) -> bool:

@@ -18,7 +18,7 @@ from adapters.events.fan_out import FanOutJobEvents
 from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.net.address_guard import AddressGuard
 from adapters.persistence.sqlalchemy.client_webhooks import SqlAlchemyWebhookStore
-from adapters.persistence.sqlalchemy.ops_snapshot import SqlAlchemyOpsSnapshot
+from adapters.persistence.sqlalchemy.ops_snapshot import CachedOpsSnapshot, SqlAlchemyOpsSnapshot
 from adapters.webhooks.httpx_sender import HttpxWebhookSender
 from application.use_cases.await_job import AwaitJob
 from application.use_cases.deliver_webhooks import DeliverWebhooks
@@ -43,7 +43,8 @@ class Watching(containers.DeclarativeContainer):
     webhook_http = providers.Singleton(httpx.AsyncClient, timeout=15.0)  # closed by close_watching
     webhook_sender = providers.Singleton(HttpxWebhookSender, webhook_http, url_guard)
     metrics = providers.Singleton(PrometheusMetrics)
-    ops_snapshot = providers.Singleton(SqlAlchemyOpsSnapshot, adapters.engine)
+    ops_snapshot = providers.Singleton(CachedOpsSnapshot, providers.Singleton(SqlAlchemyOpsSnapshot,
+                                                                             adapters.engine))
 
     create_endpoint = providers.Singleton(CreateWebhookEndpoint, store=webhook_store, guard=url_guard,
                                           clock=core.clock, ids=core.ids)
