@@ -113,6 +113,15 @@ class ImageRepository(Protocol):
 
     async def for_job(self, job_id: str) -> list[StoredImage]: ...
 
+    async def unreferenced_uploads(self, *, before: datetime, limit: int) -> list[StoredImage]:
+        """Uploaded inputs (job id `upload`) created before `before` that no job of their
+        owner names as an input or mask image (ADR 0080)."""
+        ...
+
+    async def remove(self, image_id: str) -> None:
+        """Delete an uploaded input's record (never a job's output)."""
+        ...
+
 
 class QuotaRepository(Protocol):
     async def get(self, user_id: str) -> StorageQuota: ...

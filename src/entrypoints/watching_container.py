@@ -23,6 +23,7 @@ from adapters.webhooks.httpx_sender import HttpxWebhookSender
 from application.use_cases.await_job import AwaitJob
 from application.use_cases.deliver_webhooks import DeliverWebhooks
 from application.use_cases.record_webhook_events import RecordWebhookEvents
+from application.use_cases.sweep_uploads import SweepUploads
 from application.use_cases.upload_input_image import UploadInputImage
 from application.use_cases.webhook_deliveries import ListDeliveryAttempts, ListWebhookDeliveries
 from application.use_cases.webhook_endpoints import (
@@ -58,6 +59,8 @@ class Watching(containers.DeclarativeContainer):
     list_attempts = providers.Singleton(ListDeliveryAttempts, store=webhook_store)
     await_job = providers.Singleton(AwaitJob, uow=adapters.uow.provider, events=adapters.publisher,
                                     clock=core.clock)
+    sweep_uploads = providers.Singleton(SweepUploads, uow=adapters.uow.provider, storage=adapters.storage,
+                                        clock=core.clock, grace_s=core.settings.provided.upload_grace_s)
     upload_image = providers.Singleton(UploadInputImage, uow=adapters.uow.provider,
                                        storage=adapters.storage, inspector=adapters.inspector,
                                        clock=core.clock, ids=core.ids)
@@ -86,6 +89,9 @@ def start_watching_loops(container: AppContainer) -> None:
 
     container.watching_loops.start(  # type: ignore[attr-defined]
         "webhooks", container.settings.webhook_delivery_interval_s, deliver)
+    sweep = watching.sweep_uploads()
+    container.watching_loops.start(  # type: ignore[attr-defined]
+        "uploads", max(1.0, min(300.0, container.settings.upload_grace_s / 4)), sweep)
 
 
 async def close_watching(container: AppContainer) -> None:
