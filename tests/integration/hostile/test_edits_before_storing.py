@@ -97,7 +97,8 @@ async def test_a_full_storage_quota_means_nothing_stored(both, tmp_path: Path) -
         await uow.quotas.add_usage("alice", StorageQuota(plan=Plan.FREE, used_bytes=0).limit_bytes)
         await uow.commit()
     r = await edit(both, headers, [("image", ("a.png", png(64, 64), "image/png"))])
-    assert r.status_code == 400 and r.json()["error"]["param"] == "image", r.text
+    assert r.status_code == 413 and r.json()["error"]["code"] == "storage_quota_exceeded", r.text
+    assert r.json()["error"]["param"] == "image"
     await assert_nothing_stored(both, tmp_path)
 
 
