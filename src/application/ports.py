@@ -7,7 +7,7 @@ method is async. Stores raise `application.errors.ConcurrencyConflict` on a lost
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -132,6 +132,15 @@ class ImageRepository(Protocol):
 
     async def for_job(self, job_id: str) -> list[StoredImage]: ...
 
+    async def unreferenced_uploads(self, *, before: datetime, limit: int) -> list[StoredImage]:
+        """Uploaded inputs (job id `upload`) created before `before` that no job of their
+        owner names as an input or mask image (ADR 0080)."""
+        ...
+
+    async def remove(self, image_id: str) -> None:
+        """Delete an uploaded input's record (never a job's output)."""
+        ...
+
 
 class QuotaRepository(Protocol):
     async def get(self, user_id: str) -> StorageQuota: ...
@@ -156,6 +165,10 @@ class UserRepository(Protocol):
     async def add_key(self, key: ApiKey) -> None: ...
 
     async def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    async def has_project(self, user_id: str, project_id: str) -> bool:
+        """Whether one of the user's API keys is scoped to `project_id` (the user's projects)."""
+        ...
 
 
 # --- outbox (production profile: messages committed with the job) ---------------------------
@@ -315,6 +328,11 @@ class ImageInspector(Protocol):
         """Fetch (if a URL) and decode untrusted output; raise JobFailure(invalid_output)."""
         ...
 
+    def dimensions(self, data: bytes) -> tuple[str, int, int]:
+        """(format, width, height) from the header only, without decoding a pixel; raise
+        JobFailure(invalid_output) when it is not a PNG, JPEG or WebP header."""
+        ...
+
 
 class ObjectStorage(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
@@ -399,6 +417,10 @@ class IdempotencyStore(Protocol):
     async def resume(self, record: IdempotencyRecord, now: datetime) -> bool:
         """Take over an in-doubt record with the same fingerprint as in progress again
         (atomically: one of two racing retries wins); False if it was not in doubt."""
+        ...
+
+    async def forget(self, api_key_id: str, key: str) -> None:
+        """Forget a finished record (a new call that derives the same key; ADR 0083)."""
         ...
 
 
@@ -508,7 +530,9 @@ class ProviderDeliveryLog(Protocol):
 class WebhookStore(Protocol):
     """Endpoints, deliveries and attempts; each method is its own transaction."""
 
-    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+    async def add_endpoint(self, endpoint: WebhookEndpoint, *, max_per_user: int | None = None) -> bool:
+        """Store it; with `max_per_user`, atomically only while the user has fewer (else False)."""
+        ...
 
     async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
         """The user's endpoints, oldest first."""
@@ -520,7 +544,9 @@ class WebhookStore(Protocol):
 
     async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None: ...
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        per_endpoint: int | None = None,
+                        exclude_endpoints: Collection[str] = ()) -> list[WebhookDelivery]:
         """Pending deliveries due by `now`, oldest first, each moved to `lease_until` so that
         another process claiming at the same time does not get it too."""
         ...

@@ -54,6 +54,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_burst: int = 120
     max_body_bytes: int = 1024 * 1024
     stats_sample_limit: int = 10_000
+    # --- abuse limits (issue 11, ADR 0080-0084) ---
+    rate_limit_pool_size: int = 20  # the limiter's own Redis connections; exhausted -> 503
+    rate_limit_pool_timeout_s: float = 0.05  # wait for a free one, then refuse
+    sse_max_streams_per_key: int = 20  # open /v1/jobs/{id}/events streams per API key (per process)
+    sse_max_duration_s: float = 600.0  # then a final `timeout` event ends the stream
+    sse_heartbeat_s: float = 15.0
+    metrics_token: str = ""  # /metrics needs `Authorization: Bearer <token>`; empty: /metrics is 404
+    upload_grace_s: int = 3600  # uploaded inputs no job references are deleted after this long
+    # --- end abuse limits ---
     # --- synchronous real providers (ADR 0020); a provider is wired only when its key is set ---
     openai_api_key: str = ""
     gemini_api_key: str = ""
@@ -120,7 +129,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def __repr__(self) -> str:
         """The default repr with credentials masked, so a logged Settings leaks no key (ADR 0020)."""
         values = ((name, getattr(self, name)) for name in self.__struct_fields__)
-        shown = (f"{name}={'***' if value and _is_secret(name) else repr(value)}"
+        shown = (f"{name}={'***' if value and _is_secret(name) else repr(_without_password(value))}"
                  for name, value in values)
         return f"Settings({', '.join(shown)})"
 
@@ -169,11 +178,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         values.update(_async_provider_env(env))
         values.update(_watching_env(env))
         values.update(_server_env(env))
+        values.update(_abuse_env(env))
         values.update(overrides)
         return msgspec.convert(values, cls, strict=False)
 
     def with_signing_key(self) -> Settings:
-        """Return settings whose signing key is set, creating `home/signing.key` if needed."""
+        """Return settings whose signing key is set, creating `home/signing.key` if needed.
+
+        The embedded home is private (ADR 0080): the directory 0700, its database (which holds
+        webhook secrets) created 0600 before SQLite opens it; SQLite gives its -wal and -shm
+        files the database file's mode, and stored objects are written 0600.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        if not self.database_url:
+            os.close(os.open(self.home / "imagegen.db", os.O_CREAT | os.O_WRONLY, 0o600))
         if self.signing_key:
             return self
         path = self.home / "signing.key"
@@ -287,6 +306,16 @@ def _object_storage_env(env: dict[str, str]) -> dict[str, object]:
     return values
 
 
+def _without_password(value: object) -> object:
+    """A URL's password replaced by *** (database and Redis URLs); anything else as it is."""
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, _, rest = value.partition("://")
+        credentials, at, host = rest.rpartition("@")
+        if at and ":" in credentials:
+            return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return value
+
+
 def _is_secret(field: str) -> bool:
     return field.endswith(("_key", "_api_key", "_token", "_secret", "_secrets"))
 
@@ -334,6 +363,13 @@ def _async_provider_env(env: dict[str, str]) -> dict[str, object]:
         if var in env:
             values[name] = tuple(p for p in env[var].replace(",", " ").split() if p)
     return values
+
+
+def _abuse_env(env: dict[str, str]) -> dict[str, object]:
+    """IMAGEGEN_RATE_LIMIT_POOL_*, IMAGEGEN_SSE_*, IMAGEGEN_METRICS_TOKEN, IMAGEGEN_UPLOAD_GRACE_S."""
+    names = ["rate_limit_pool_size", "rate_limit_pool_timeout_s", "sse_max_streams_per_key",
+             "sse_max_duration_s", "sse_heartbeat_s", "metrics_token", "upload_grace_s"]
+    return {n: env[f"IMAGEGEN_{n.upper()}"] for n in names if f"IMAGEGEN_{n.upper()}" in env}
 
 
 def _watching_env(env: dict[str, str]) -> dict[str, object]:

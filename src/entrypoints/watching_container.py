@@ -18,11 +18,12 @@ from adapters.events.fan_out import FanOutJobEvents
 from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.net.address_guard import AddressGuard
 from adapters.persistence.sqlalchemy.client_webhooks import SqlAlchemyWebhookStore
-from adapters.persistence.sqlalchemy.ops_snapshot import SqlAlchemyOpsSnapshot
+from adapters.persistence.sqlalchemy.ops_snapshot import CachedOpsSnapshot, SqlAlchemyOpsSnapshot
 from adapters.webhooks.httpx_sender import HttpxWebhookSender
 from application.use_cases.await_job import AwaitJob
 from application.use_cases.deliver_webhooks import DeliverWebhooks
 from application.use_cases.record_webhook_events import RecordWebhookEvents
+from application.use_cases.sweep_uploads import SweepUploads
 from application.use_cases.upload_input_image import UploadInputImage
 from application.use_cases.webhook_deliveries import ListDeliveryAttempts, ListWebhookDeliveries
 from application.use_cases.webhook_endpoints import (
@@ -43,7 +44,8 @@ class Watching(containers.DeclarativeContainer):
     webhook_http = providers.Singleton(httpx.AsyncClient, timeout=15.0)  # closed by close_watching
     webhook_sender = providers.Singleton(HttpxWebhookSender, webhook_http, url_guard)
     metrics = providers.Singleton(PrometheusMetrics)
-    ops_snapshot = providers.Singleton(SqlAlchemyOpsSnapshot, adapters.engine)
+    ops_snapshot = providers.Singleton(CachedOpsSnapshot, providers.Singleton(SqlAlchemyOpsSnapshot,
+                                                                             adapters.engine))
 
     create_endpoint = providers.Singleton(CreateWebhookEndpoint, store=webhook_store, guard=url_guard,
                                           clock=core.clock, ids=core.ids)
@@ -57,6 +59,8 @@ class Watching(containers.DeclarativeContainer):
     list_attempts = providers.Singleton(ListDeliveryAttempts, store=webhook_store)
     await_job = providers.Singleton(AwaitJob, uow=adapters.uow.provider, events=adapters.publisher,
                                     clock=core.clock)
+    sweep_uploads = providers.Singleton(SweepUploads, uow=adapters.uow.provider, storage=adapters.storage,
+                                        clock=core.clock, grace_s=core.settings.provided.upload_grace_s)
     upload_image = providers.Singleton(UploadInputImage, uow=adapters.uow.provider,
                                        storage=adapters.storage, inspector=adapters.inspector,
                                        clock=core.clock, ids=core.ids)
@@ -87,6 +91,9 @@ def start_watching_loops(container: AppContainer) -> None:
 
     container.watching_loops.start(  # type: ignore[attr-defined]
         "webhooks", container.settings.webhook_delivery_interval_s, deliver)
+    sweep = watching.sweep_uploads()
+    container.watching_loops.start(  # type: ignore[attr-defined]
+        "uploads", max(1.0, min(300.0, container.settings.upload_grace_s / 4)), sweep)
 
 
 async def close_watching(container: AppContainer) -> None:
@@ -94,4 +101,5 @@ async def close_watching(container: AppContainer) -> None:
     if watching is None:
         return
     await container.watching_loops.stop()  # type: ignore[attr-defined]
+    await watching.deliver().stop()  # attempts left running by the last pass (ADR 0085)
     await watching.webhook_http().aclose()

@@ -29,6 +29,11 @@ class InProcessJobEvents(JobEventPublisher, JobEventSubscriber):
                     queue.get_nowait()
                 queue.put_nowait(event)
 
+    @property
+    def watchers(self) -> int:
+        """Open subscriptions (per job and all-jobs)."""
+        return sum(len(q) for q in self._subscribers.values()) + len(self._listeners)
+
     @asynccontextmanager
     async def subscribe(self, job_id: str | None = None) -> AsyncIterator[asyncio.Queue[JobStatusChanged]]:
         """A queue of the events of one job (or of every job when `job_id` is None)."""

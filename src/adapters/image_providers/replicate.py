@@ -43,6 +43,9 @@ _THROTTLE_S = re.compile(r"~\s*(\d+)\s*s")
 _POLICY_WORDS = ("nsfw", "safety", "sensitive", "content policy", "flagged")
 
 
+#: The most output URLs one prediction may list; more is a broken or hostile answer.
+MAX_OUTPUT_URLS = 16
+
 class ReplicateImageProvider(ImageProvider, AsyncProviderControl):
     """Creates predictions (never waits for them) and reads or cancels them by id."""
 
@@ -198,6 +201,9 @@ def parse_prediction(prediction: Mapping[str, Any], *, cost_micros: int | None =
         raise JobFailure(ErrorClass.TIMEOUT,
                          f"{provider}: prediction passed its deadline before starting")
     output = prediction.get("output")
+    if isinstance(output, list) and len(output) > MAX_OUTPUT_URLS:  # each URL is a fetch (ADR 0084)
+        raise JobFailure(ErrorClass.INVALID_OUTPUT,
+                         f"{provider}: prediction returned {len(output)} outputs, over {MAX_OUTPUT_URLS}")
     urls = [output] if isinstance(output, str) else [u for u in output or [] if isinstance(u, str)]
     if status != "succeeded" or not urls:
         raise JobFailure(ErrorClass.INVALID_OUTPUT,

@@ -6,13 +6,17 @@ import asyncio
 import base64
 import binascii
 import io
+import zlib
 from collections.abc import Collection
 from typing import Protocol
 
 import httpx
+import structlog
 from PIL import Image, UnidentifiedImageError
 
-from adapters.net.address_guard import Resolver, is_ip, is_public_address, system_resolver  # shared
+from adapters.net.address_guard import (  # the one SSRF guard (ADR 0084)
+    AddressGuard, RefusedUrl, Resolver, is_ip, is_public_address, pinned, system_resolver,
+)
 from application.ports import GeneratedImage, ImageInfo, ImageInspector
 from domain.failures import ErrorClass, JobFailure
 
@@ -21,6 +25,10 @@ FORMATS = {
     "PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp"),
 }
 
+
+
+log = structlog.get_logger("imagegen.images.fetch")
+__all__ = ["HttpxUrlFetcher", "PillowImageInspector", "Resolver", "is_ip", "is_public_address"]
 
 
 def _invalid(message: str) -> JobFailure:
@@ -59,6 +67,14 @@ class PillowImageInspector(ImageInspector):
         if len(data) > self._max_bytes:
             raise _invalid(f"image is {len(data)} bytes, over the {self._max_bytes}-byte limit")
         return await asyncio.to_thread(decode_image, data, self._max_pixels)
+
+    def dimensions(self, data: bytes) -> tuple[str, int, int]:
+        """The header's format and size: a few hundred bytes read, no pixel decoded (bombs)."""
+        try:
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+                return img.format or "", img.size[0], img.size[1]
+        except Exception as exc:  # Pillow raises many types on a bad header
+            raise _invalid("not a PNG, JPEG or WebP image") from exc
 
     async def _bytes_of(self, image: GeneratedImage) -> bytes:
         if image.data is not None:
@@ -121,16 +137,16 @@ def decode_image(data: bytes, max_pixels: int) -> ImageInfo:
                      data=data)
 
 
-_is_ip = is_ip
-
-
 class HttpxUrlFetcher(UrlFetcher):
-    """Fetches provider result URLs: https only, public addresses only, capped and timed.
+    """Fetches provider result URLs through the shared `AddressGuard` (ADR 0084): https on 443,
+    every resolved address public, capped and timed.
 
-    The host is resolved first; every address must be public, and the request is then sent
-    to the first address with the original Host header and TLS server name (no second DNS
-    lookup, so no rebinding between check and connect). Redirects are followed by hand,
-    each hop checked again. Give it its own client: pooled connections are keyed by address.
+    The request goes to a checked address with the original Host header and TLS server name
+    (no second DNS lookup, so no rebinding between check and connect); each checked address is
+    tried in turn when one does not connect. Redirects are followed by hand, each hop checked
+    again. The body is read raw and decompressed here, so the byte cap counts decompressed
+    bytes exactly (httpx's decoded chunks could overshoot it a thousandfold per chunk). Give it
+    its own client: pooled connections are keyed by address.
     """
 
     def __init__(self, client: httpx.AsyncClient, *, max_bytes: int = 50 * 1024 * 1024,
@@ -149,8 +165,7 @@ class HttpxUrlFetcher(UrlFetcher):
         self._client = client
         self._max_bytes = max_bytes
         self._timeout = timeout
-        self._allow_hosts = frozenset(h.lower() for h in allow_hosts)
-        self._resolve = resolver or system_resolver
+        self._guard = AddressGuard(allow_hosts=allow_hosts, resolver=resolver or system_resolver)
         self._max_redirects = max_redirects
 
     async def __call__(self, url: str) -> bytes:
@@ -165,52 +180,59 @@ class HttpxUrlFetcher(UrlFetcher):
                 return await self._fetch(httpx.URL(url))
         except TimeoutError as exc:
             raise _invalid(f"fetching the image timed out after {self._timeout} s") from exc
-        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        except RefusedUrl as exc:
+            log.info("fetch.refused", reason=exc.detail)
+            raise _invalid(f"refused to fetch the image: {exc}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, zlib.error) as exc:
             raise _invalid(f"could not fetch the image ({type(exc).__name__})") from exc
 
     async def _fetch(self, url: httpx.URL) -> bytes:
         for _ in range(self._max_redirects + 1):
-            target, headers, extensions = await self._pin(url)
-            async with self._client.stream("GET", target, headers=headers, extensions=extensions,
-                                           follow_redirects=False) as response:
-                if response.is_redirect and "location" in response.headers:
-                    url = url.join(response.headers["location"])
-                    continue
-                if response.status_code != 200:
-                    raise _invalid(f"image URL answered HTTP {response.status_code}")
-                return await self._read_capped(response)
+            if url.scheme != "https":
+                raise _invalid(f"refused to fetch a {url.scheme or 'relative'} URL; only https is allowed")
+            addresses = await self._guard.resolve_checked(url)
+            for position, address in enumerate(addresses or [""]):
+                target, headers, extensions = pinned(url, address)
+                headers = {**headers, "accept-encoding": "gzip, deflate, identity"}
+                try:
+                    async with self._client.stream("GET", target, headers=headers, extensions=extensions,
+                                                   follow_redirects=False) as response:
+                        if response.is_redirect and "location" in response.headers:
+                            url = url.join(response.headers["location"])
+                            break
+                        if response.status_code != 200:
+                            raise _invalid(f"image URL answered HTTP {response.status_code}")
+                        return await self._read_capped(response)
+                except httpx.ConnectError:
+                    if position == len(addresses) - 1 or not addresses:
+                        raise  # every checked address refused the connection
+            else:
+                raise _invalid("image URL could not be fetched")
         raise _invalid(f"image URL redirected more than {self._max_redirects} times")
-
-    async def _pin(self, url: httpx.URL) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
-        if url.scheme != "https":
-            scheme = url.scheme or "relative"
-            raise _invalid(f"refused to fetch a {scheme} URL; only https is allowed")
-        host = url.host.lower()
-        if not host or url.userinfo:
-            raise _invalid("refused an image URL without a host or with credentials")
-        if host in self._allow_hosts:
-            return url, {}, {}
-        literal = _is_ip(host)
-        addresses = [host] if literal else await self._resolve(host, url.port or 443)
-        if not addresses:
-            raise _invalid(f"image host {host} does not resolve")
-        for address in addresses:
-            if not is_public_address(address):
-                raise _invalid(f"refused to fetch from {host}: it resolves to non-public {address}")
-        if literal:
-            return url, {}, {}
-        return (url.copy_with(host=addresses[0]), {"Host": url.netloc.decode("ascii")},
-                {"sni_hostname": host})
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_bytes:
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding in ("", "identity") and declared.isdigit() and int(declared) > self._max_bytes:
             raise _invalid(f"image is {declared} bytes, over the {self._max_bytes}-byte limit")
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise _invalid(f"image URL answered with unsupported content-encoding {encoding}")
+        inflater = None if encoding in ("", "identity") else zlib.decompressobj(
+            16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS)
         chunks: list[bytes] = []
         total = 0
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            if total > self._max_bytes:
-                raise _invalid(f"image is over the {self._max_bytes}-byte limit")
-            chunks.append(chunk)
+        async for raw in response.aiter_raw():
+            pending = raw
+            while pending:
+                if inflater is None:
+                    chunk, pending = pending, b""
+                else:  # never inflate more than one byte past the cap
+                    chunk = inflater.decompress(pending, self._max_bytes - total + 1)
+                    pending = inflater.unconsumed_tail
+                total += len(chunk)
+                if total > self._max_bytes:
+                    raise _invalid(f"image is over the {self._max_bytes}-byte limit")
+                chunks.append(chunk)
+                if inflater is not None and not chunk:
+                    break
         return b"".join(chunks)

@@ -27,6 +27,11 @@ class InMemoryIdempotencyStore(IdempotencyStore):
         if slot in self._records:
             self._records[slot] = msgspec.structs.replace(self._records[slot], response=response)
 
+    async def forget(self, api_key_id: str, key: str) -> None:
+        record = self._records.get((api_key_id, key))
+        if record is not None and not record.in_progress:
+            del self._records[(api_key_id, key)]
+
     async def release(self, api_key_id: str, key: str) -> None:
         record = self._records.get((api_key_id, key))
         if record is not None and record.in_progress:

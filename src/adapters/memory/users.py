@@ -44,6 +44,10 @@ class InMemoryUserRepository(UserRepository):
             raise self._guard.conflict(f"API key {key.id} clashes with a stored key")
         self._keys[key.key_hash] = encode(key)
 
+    async def has_project(self, user_id: str, project_id: str) -> bool:
+        keys = (decode(d, ApiKey) for d in (*self._db.api_keys.values(), *self._keys.values()))
+        return any(k.user_id == user_id and k.project_id == project_id for k in keys)
+
     async def key_by_hash(self, key_hash: str) -> ApiKey | None:
         data = self._keys.get(key_hash, self._db.api_keys.get(key_hash))
         return None if data is None else decode(data, ApiKey)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import msgspec
@@ -17,8 +18,12 @@ class InMemoryWebhookStore(WebhookStore):
         self.deliveries: dict[str, WebhookDelivery] = {}
         self.attempts: dict[str, list[DeliveryAttempt]] = {}
 
-    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+    async def add_endpoint(self, endpoint: WebhookEndpoint, *, max_per_user: int | None = None) -> bool:
+        mine = sum(1 for e in self.endpoints.values() if e.user_id == endpoint.user_id)
+        if max_per_user is not None and mine >= max_per_user:
+            return False
         self.endpoints[endpoint.id] = endpoint
+        return True
 
     async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
         return sorted((e for e in self.endpoints.values() if e.user_id == user_id),
@@ -41,10 +46,21 @@ class InMemoryWebhookStore(WebhookStore):
         for d in deliveries:  # an id already stored is left as it is (as SQL)
             self.deliveries.setdefault(d.id, d)
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
-        due = sorted((d for d in self.deliveries.values() if d.status is DeliveryStatus.PENDING
-                      and d.next_attempt_at is not None and d.next_attempt_at <= now),
-                     key=lambda d: (d.next_attempt_at, d.id))[:limit]
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        per_endpoint: int | None = None,
+                        exclude_endpoints: Collection[str] = ()) -> list[WebhookDelivery]:
+        candidates = sorted((d for d in self.deliveries.values() if d.status is DeliveryStatus.PENDING
+                             and d.next_attempt_at is not None and d.next_attempt_at <= now
+                             and d.endpoint_id not in exclude_endpoints),
+                            key=lambda d: (d.next_attempt_at, d.id))
+        due, taken = [], Counter[str]()
+        for d in candidates:
+            if len(due) >= limit:
+                break
+            if per_endpoint is not None and taken[d.endpoint_id] >= per_endpoint:
+                continue
+            taken[d.endpoint_id] += 1
+            due.append(d)
         for d in due:
             self.deliveries[d.id] = msgspec.structs.replace(d, next_attempt_at=lease_until)
         return due

@@ -6,6 +6,7 @@ from application.conflicts import retry_on_conflict
 from application.ports import Clock, UnitOfWorkFactory
 from domain.credits import Balance
 from domain.errors import InvalidRequest
+from domain.limits import MAX_BALANCE, MAX_GRANT
 
 
 class GetBalance:
@@ -25,10 +26,14 @@ class GrantCredits:
         """Add `amount` (> 0) credits; raise InvalidRequest on the `amount` field otherwise."""
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidRequest("amount", "must be a positive whole number of credits")
+        if amount > MAX_GRANT:
+            raise InvalidRequest("amount", f"at most {MAX_GRANT} credits in one grant")
 
         async def attempt() -> Balance:
             async with self._uow() as uow:
                 ledger = await uow.ledgers.load(user_id)
+                if ledger.balance.available + ledger.balance.reserved + amount > MAX_BALANCE:
+                    raise InvalidRequest("amount", f"a balance may not exceed {MAX_BALANCE} credits")
                 ledger.grant(amount, now=self._clock.now(), reason=reason)
                 await uow.ledgers.append(ledger)
                 await uow.commit()

@@ -26,9 +26,10 @@ from application.ports import (
 from application.use_cases.relay_outbox import RelayOutbox, dispatch_message
 from domain.catalog import ModelCatalog
 from domain.credits import Balance
-from domain.errors import InvalidRequest
+from domain.errors import InsufficientCredits, InvalidRequest
 from domain.jobs import Job, JobState
-from domain.pricing import ImageSize, estimate_credits
+from domain.limits import MAX_INPUT_IMAGES, dedupe
+from domain.pricing import ImageSize, ModelSpec, estimate_credits
 
 
 class SubmitResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +46,15 @@ def drawn_seed(job_id: str) -> int:
     return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
+def bounded_inputs(cmd: SubmitJob) -> SubmitJob:
+    """`cmd` with its input image ids deduplicated; InvalidRequest past `MAX_INPUT_IMAGES` (ADR 0080:
+    20,000 ids once made one submit take 17 s for 1 credit)."""
+    image_ids = dedupe(cmd.input_image_ids)
+    if len(image_ids) > MAX_INPUT_IMAGES:
+        raise InvalidRequest("inputImageIds", f"at most {MAX_INPUT_IMAGES} distinct images")
+    return cmd if image_ids == cmd.input_image_ids else msgspec.structs.replace(cmd, input_image_ids=image_ids)
+
+
 class SubmitGeneration:
     def __init__(self, *, uow: UnitOfWorkFactory, catalog: ModelCatalog, providers: ProviderRegistry,
                  queue: TaskQueue, clock: Clock, ids: IdGenerator, publisher: JobEventPublisher,
@@ -54,15 +64,31 @@ class SubmitGeneration:
         self._ttl = timedelta(seconds=reservation_ttl_s)
         self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
 
-    async def __call__(self, cmd: SubmitJob) -> SubmitResult:
+    def _validated(self, cmd: SubmitJob, *, edit: bool) -> tuple[ModelSpec, ImageSize, int]:
         spec = self._catalog.get(cmd.model)
         size = ImageSize.parse(cmd.size)
         spec.check_request(size, cmd.n, cmd.prompt)
         if self._providers.provider_for(spec.provider) is None:
             raise InvalidRequest("model", f"{spec.name} needs provider {spec.provider!r}, which is not configured")
-        if (cmd.input_image_ids or cmd.mask_image_id) and not spec.supports_edit:
+        if edit and not spec.supports_edit:
             raise InvalidRequest("model", f"{spec.name} does not edit images")
-        credits = estimate_credits(spec, size, cmd.n)
+        return spec, size, estimate_credits(spec, size, cmd.n)
+
+    async def precheck_edit(self, cmd: SubmitJob, *, upload_bytes: int) -> None:
+        """Everything an edit would be refused for, checked before its uploads are stored
+        (ADR 0080): model, size, n and prompt; the credits; the storage quota's headroom for
+        `upload_bytes`. Reads only; the submit itself checks again in its unit of work."""
+        _, _, credits = self._validated(cmd, edit=True)
+        async with self._uow() as uow:
+            balance = (await uow.ledgers.load(cmd.user_id)).balance
+            if balance.available < credits:
+                raise InsufficientCredits(cmd.user_id, credits, balance.available, reserved=balance.reserved,
+                                          lifetime_spent=balance.lifetime_spent)
+            (await uow.quotas.get(cmd.user_id)).ensure_room_for(upload_bytes)
+
+    async def __call__(self, cmd: SubmitJob) -> SubmitResult:
+        cmd = bounded_inputs(cmd)
+        spec, size, credits = self._validated(cmd, edit=bool(cmd.input_image_ids or cmd.mask_image_id))
         job_id = cmd.job_id or self._ids.new_id("job")
 
         async def attempt() -> SubmitResult:
@@ -117,6 +143,9 @@ class SubmitGeneration:
             parent = await uow.jobs.get(cmd.parent_job_id)
             if parent is None or parent.state.user_id != cmd.user_id:
                 raise InvalidRequest("parentJobId", f"no job {cmd.parent_job_id} of yours")
+        if cmd.project_id is not None and not await uow.users.has_project(cmd.user_id, cmd.project_id):
+            raise InvalidRequest("projectId", f"{cmd.project_id} is not one of your projects "
+                                 "(a project is named by one of your API keys)")
         for image_id in (*cmd.input_image_ids, *([cmd.mask_image_id] if cmd.mask_image_id else [])):
             image = await uow.images.get(image_id)
             if image is None or image.user_id != cmd.user_id:

@@ -16,6 +16,7 @@ from application.ports import Clock, GeneratedImage, IdGenerator, ImageInspector
 from domain.errors import InvalidRequest
 from domain.failures import JobFailure
 from domain.images import StoredImage
+from domain.limits import MAX_EDIT_PIXELS, MAX_INPUT_PIXELS
 
 #: The `job_id` of images that came in with a request rather than out of a job.
 UPLOAD_JOB_ID = "upload"
@@ -26,6 +27,30 @@ class UploadInputImage:
                  clock: Clock, ids: IdGenerator, max_bytes: int = 8 * 1024 * 1024) -> None:
         self._uow, self._storage, self._inspector = uow, storage, inspector
         self._clock, self._ids, self._max_bytes = clock, ids, max_bytes
+
+    def dimensions(self, data: bytes) -> tuple[str, int, int]:
+        return self._inspector.dimensions(data)
+
+    def check_all(self, files: list[tuple[str, bytes]]) -> int:
+        """Refuse a set of uploads before any is stored (ADR 0080): each non-empty, within the
+        byte cap and, from its header alone, within `MAX_INPUT_PIXELS`; together within
+        `MAX_EDIT_PIXELS`. Returns their total bytes (for the quota's headroom check)."""
+        total_pixels = 0
+        for field, data in files:
+            if not data:
+                raise InvalidRequest(field, "empty file")
+            if len(data) > self._max_bytes:
+                raise InvalidRequest(field, f"larger than {self._max_bytes} bytes")
+            try:
+                _, width, height = self._inspector.dimensions(data)
+            except JobFailure as exc:
+                raise InvalidRequest(field, exc.message) from exc
+            if width < 1 or height < 1 or width * height > MAX_INPUT_PIXELS:
+                raise InvalidRequest(field, f"{width}x{height} is over the {MAX_INPUT_PIXELS}-pixel limit")
+            total_pixels += width * height
+            if total_pixels > MAX_EDIT_PIXELS:
+                raise InvalidRequest(field, f"the images together exceed {MAX_EDIT_PIXELS} pixels")
+        return sum(len(data) for _, data in files)
 
     async def __call__(self, user_id: str, data: bytes, *, field: str = "image") -> StoredImage:
         """Decode-check `data` (PNG, JPEG or WebP), store it under the user's uploads, record it.

@@ -46,7 +46,8 @@ class CreateWebhookEndpoint:
             event_types=tuple(dict.fromkeys(cmd.event_types)), description=cmd.description[:200],
             secret=SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode(),
             created_at=self._clock.now())
-        await self._store.add_endpoint(endpoint)
+        if not await self._store.add_endpoint(endpoint, max_per_user=MAX_ENDPOINTS_PER_USER):
+            raise InvalidRequest("url", f"at most {MAX_ENDPOINTS_PER_USER} endpoints per user")
         return endpoint
 
 

@@ -16,6 +16,8 @@ and the handler finds the job instead of making a second one.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any
 
 import structlog
@@ -28,6 +30,10 @@ from entrypoints.http.asgi_io import BodyTooLarge, header, read_body, replaying_
 from entrypoints.http.schemas import ErrorDetail
 
 HEADER = "Idempotency-Key"
+#: The official OpenAI SDKs number their attempts of one call in this header (0 first, 1.. retries)
+#: and send no idempotency key of their own (openai-python: `_idempotency_header = None`).
+SDK_RETRY_HEADER = "x-stainless-retry-count"
+SDK_PATHS = ("/v1/images/",)
 NOT_STORED = frozenset({409, 429, 503})
 #: Where the handler finds this request's `IdempotencyContext` in the ASGI scope.
 SCOPE_KEY = "imagegen.idempotency"
@@ -57,6 +63,13 @@ def mark_in_doubt(scope: dict[str, Any]) -> None:
 log = structlog.get_logger("imagegen.http.idempotency")
 
 
+def _boundary_free(scope: dict[str, Any], body: bytes) -> bytes:
+    """The body with a multipart boundary replaced by a constant: the SDK draws a new boundary
+    on every attempt, so the raw bytes of a retried edit differ from the first attempt's."""
+    match = re.search(r"boundary=\"?([^\";]+)", header(scope, "content-type") or "")
+    return body.replace(match.group(1).encode("latin-1"), b"B") if match else body
+
+
 def _error(type_: str, reason: str) -> ErrorDetail:
     return ErrorDetail(type=type_, message=f"{HEADER}: {reason}", field=HEADER, reason=reason)
 
@@ -83,12 +96,17 @@ class _Capture:
 
 class IdempotencyMiddleware:
     def __init__(self, app: Any, *, store: IdempotencyStore, authenticate: Authenticate, clock: Clock,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, max_edit_body_bytes: int = 20 * 1024 * 1024) -> None:
         self.app, self._store, self._authenticate = app, store, authenticate
-        self._clock, self._max_body = clock, max_body_bytes
+        self._clock, self._max_body, self._max_edit_body = clock, max_body_bytes, max_edit_body_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        key = header(scope, HEADER) if scope["type"] == "http" and scope["method"] == "POST" else None
+        post = scope["type"] == "http" and scope["method"] == "POST"
+        key = header(scope, HEADER) if post else None
+        retry_count = header(scope, SDK_RETRY_HEADER) if post and scope["path"].startswith(SDK_PATHS) else None
+        if key is None and retry_count is not None:
+            await self._sdk_call(scope, receive, send, retry_count)
+            return
         if key is None:
             await self.app(scope, receive, send)
             return
@@ -108,6 +126,33 @@ class IdempotencyMiddleware:
                 type="invalid_request", message="body: request body too large", field="body",
                 reason=f"larger than {self._max_body} bytes"))
             return
+        await self._keyed(scope, receive, send, principal, key, body)
+
+    async def _sdk_call(self, scope: dict[str, Any], receive: Any, send: Any, retry_count: str) -> None:
+        """An OpenAI SDK call without a key: the key is derived from the body, so the SDK's
+        retries of one call (retry count >= 1) replay the first answer instead of starting (and
+        charging) another job. Attempt 0 is a new call: it forgets a finished record of an
+        earlier call with the same body, so two deliberate identical calls make two jobs."""
+        scheme, _, token = (header(scope, "authorization") or "").partition(" ")
+        try:
+            principal = await self._authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        except Unauthorized:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body(receive, self._max_edit_body)
+        except BodyTooLarge:
+            await self.app(scope, replaying_receive(b"", receive), send)  # the route answers 413
+            return
+        digest = hashlib.sha256(scope["path"].encode() + b"\0" + _boundary_free(scope, body)).hexdigest()
+        key = f"sdk-{digest[:48]}"
+        if retry_count.strip() in ("", "0"):
+            await self._store.forget(principal.key_id, key)
+        await self._keyed(scope, receive, send, principal, key, _boundary_free(scope, body),
+                          replay_body=body)
+
+    async def _keyed(self, scope: dict[str, Any], receive: Any, send: Any, principal: Any, key: str,
+                     body: bytes, replay_body: bytes | None = None) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"] + (f"?{query}" if query else "")
         now = self._clock.now()
@@ -121,7 +166,8 @@ class IdempotencyMiddleware:
         scope[SCOPE_KEY] = context
         capture = _Capture(send)
         try:
-            await self.app(scope, replaying_receive(body, receive), capture.send)
+            await self.app(scope, replaying_receive(body if replay_body is None else replay_body, receive),
+                           capture.send)
         except BaseException:
             await self._store.release(principal.key_id, key)
             raise

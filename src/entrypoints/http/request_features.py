@@ -24,6 +24,7 @@ from application.use_cases.retry_job import RetryJob
 from application.use_cases.submit_batch import SubmitBatch
 from domain.rate_limit import RateLimit
 from entrypoints.container import AppContainer
+from entrypoints.http.middleware_body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware_idempotency import IdempotencyMiddleware
 from entrypoints.http.middleware_rate_limit import RateLimitMiddleware
 from entrypoints.http.routes_admin import admin_balances, admin_grant, admin_set_plan
@@ -37,7 +38,10 @@ def _redis_rate_limiter(settings: Settings) -> Any:
 
     from adapters.rate_limit.redis import RedisRateLimiter
 
-    return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    pool = redis.BlockingConnectionPool.from_url(  # bounded: exhausted means 503, never "let through"
+        settings.redis_url, max_connections=settings.rate_limit_pool_size,
+        timeout=settings.rate_limit_pool_timeout_s, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return RedisRateLimiter(redis.Redis(connection_pool=pool))
 
 
 class RequestFeatures(containers.DeclarativeContainer):
@@ -95,13 +99,15 @@ def request_dependencies(container: AppContainer) -> dict[str, Provide]:
 
 
 def request_middleware(container: AppContainer) -> list[DefineMiddleware]:
-    """Rate limiting (outermost), then idempotency; both see every route."""
+    """Rate limiting (outermost), then the input bounds (ADR 0080), then idempotency; all see
+    every route."""
     features, settings = features_of(container), container.settings
     limit = None
     if settings.rate_limit_per_minute > 0:
         limit = RateLimit(per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst)
     return [
         DefineMiddleware(RateLimitMiddleware, limiter=features.rate_limiter(), limit=limit),
+        DefineMiddleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes),
         DefineMiddleware(IdempotencyMiddleware, store=features.idempotency_store(),
                          authenticate=container.use_cases.authenticate(), clock=container.core.clock(),
                          max_body_bytes=settings.max_body_bytes),

@@ -15,6 +15,7 @@ from application.use_cases.cancel_job import CancelJob
 from application.use_cases.get_job import GetJob
 from application.use_cases.list_jobs import ListJobs
 from application.use_cases.submit_generation import SubmitGeneration
+from domain.errors import InvalidRequest
 from entrypoints.http.schemas import ErrorBody, JobCreate, JobCreated, JobOut, JobPageOut
 from entrypoints.http.middleware_idempotency import idempotent_job_id
 from entrypoints.http.views import balance_out, job_out
@@ -24,6 +25,16 @@ INSUFFICIENT = {402: ResponseSpec(ErrorBody, description="Credits do not cover t
                                   "`error.balance` holds the balance and nothing was created")}
 NOT_FOUND = {404: ResponseSpec(ErrorBody, description="No such job of the caller's")}
 FINISHED = {409: ResponseSpec(ErrorBody, description="The job has already finished")}
+
+
+def project_of(principal: Principal, asked: str | None) -> str | None:
+    """A project-scoped key decides the project; another key may name one of the user's projects
+    (checked by the use case). A scoped key naming another project is refused."""
+    if principal.project_id is None:
+        return asked
+    if asked is not None and asked != principal.project_id:
+        raise InvalidRequest("projectId", f"this API key is scoped to project {principal.project_id}")
+    return principal.project_id
 
 
 class JobsController(Controller):
@@ -40,7 +51,7 @@ class JobsController(Controller):
         result = await submit_job(SubmitJob(
             job_id=idempotent_job_id(request.scope),  # type: ignore[arg-type]
             user_id=principal.user_id, prompt=data.prompt, model=data.model or settings.default_model,
-            size=data.size, n=data.n, seed=data.seed, project_id=data.project_id or principal.project_id,
+            size=data.size, n=data.n, seed=data.seed, project_id=project_of(principal, data.project_id),
             parent_job_id=data.parent_job_id, input_image_ids=tuple(data.input_image_ids),
             mask_image_id=data.mask_image_id))
         return JobCreated(id=result.job.id, status=result.job.status.value, model=result.job.model,

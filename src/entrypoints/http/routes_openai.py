@@ -7,9 +7,11 @@ waits for it, up to `openai_wait_s`, so the official `openai` SDK works unchange
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any, Literal
 
 import msgspec
+import structlog
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import ResponseHeader, UploadFile
 from litestar.di import NamedDependency
@@ -23,30 +25,34 @@ from application.use_cases.get_job import GetJob
 from application.use_cases.submit_generation import SubmitGeneration
 from application.use_cases.upload_input_image import UploadInputImage
 from domain.errors import InvalidRequest
+from domain.limits import MAX_INPUT_IMAGES, MAX_PROMPT_CHARS, TEXT_PATTERN
 from domain.jobs import JobStatus
+from entrypoints.http.bounded import Prompt, Short
 from entrypoints.http.openai_errors import OPENAI_EXCEPTION_HANDLERS, OpenAIError, openai_error
 from entrypoints.settings import Settings
 
 ResponseFormat = Literal["url", "b64_json"]
+_CONTROL = re.compile(TEXT_PATTERN.replace("[^", "[", 1).strip("^$*"))
 URL_TTL_S = 3600
 MAX_EDIT_BODY = 20 * 1024 * 1024
 _NO_RETRY = {"x-should-retry": "false"}  # a retry would start (and charge) another job
+log = structlog.get_logger("imagegen.openai")
 
 
 class ImageGenerationRequest(msgspec.Struct, kw_only=True):
     """OpenAI's generation body; fields we do not use (quality, style...) are accepted and ignored."""
 
-    prompt: str
-    model: str | None = None
+    prompt: Prompt
+    model: Short | None = None
     n: int | None = None
-    size: str | None = None
+    size: Short | None = None
     response_format: ResponseFormat | None = None
-    quality: str | None = None
-    style: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    moderation: str | None = None
-    user: str | None = None
+    quality: Short | None = None
+    style: Short | None = None
+    background: Short | None = None
+    output_format: Short | None = None
+    moderation: Short | None = None
+    user: Short | None = None
 
 
 class ImageData(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -108,28 +114,43 @@ class OpenAIImagesController(Controller):
         prompt = form.get("prompt")
         if not files:
             raise InvalidRequest("image", "required: one image file")
+        if len(files) > MAX_INPUT_IMAGES:
+            raise InvalidRequest("image", f"at most {MAX_INPUT_IMAGES} images")
         if not isinstance(prompt, str) or not prompt:
             raise InvalidRequest("prompt", "required")
-        mask = form.get("mask")
-        uploads = [(await f.read(), "image") for f in files[:16]]
-        if isinstance(mask, UploadFile):
-            uploads.append((await mask.read(), "mask"))
-        stored = await upload_input_image.many(principal.user_id, uploads)  # all or none (quota)
-        uploaded = stored[:len(files[:16])]
-        mask_image = stored[len(uploaded)] if len(stored) > len(uploaded) else None
-        size = _text(form, "size")
-        if size in (None, "auto"):
-            size = f"{uploaded[0].width}x{uploaded[0].height}"
+        for name in ("prompt", "model", "size", "response_format", "n", "user"):
+            _check_text(form, name)
         response_format = _text(form, "response_format") or "b64_json"
         if response_format not in ("url", "b64_json"):
             raise InvalidRequest("response_format", "url or b64_json")
-        cmd = SubmitJob(user_id=principal.user_id, prompt=prompt,
-                        model=_text(form, "model") or settings.default_model, size=size,
-                        n=_int(form, "n", 1), project_id=principal.project_id,
-                        input_image_ids=tuple(i.id for i in uploaded),
-                        mask_image_id=mask_image.id if mask_image else None)
+        mask = form.get("mask")
+        blobs = [("image", await f.read()) for f in files]
+        if isinstance(mask, UploadFile):
+            blobs.append(("mask", await mask.read()))
+        # Everything that could refuse the edit is checked before a byte is stored (ADR 0080):
+        upload_bytes = upload_input_image.check_all(blobs)  # sizes, headers, pixel caps
+        size = _text(form, "size")
+        if size in (None, "auto"):
+            _, width, height = upload_input_image.dimensions(blobs[0][1])
+            size = f"{width}x{height}"
+        draft = SubmitJob(user_id=principal.user_id, prompt=prompt,
+                          model=_text(form, "model") or settings.default_model, size=size,
+                          n=_int(form, "n", 1), project_id=principal.project_id)
+        await submit_job.precheck_edit(draft, upload_bytes=upload_bytes)  # model, credits, quota room
+        stored = await upload_input_image.many(  # all or none; the quota counted in the write
+            principal.user_id, [(data, field) for field, data in blobs])
+        inputs = [i for (field, _), i in zip(blobs, stored, strict=True) if field == "image"]
+        mask_image = next((i for (field, _), i in zip(blobs, stored, strict=True) if field == "mask"), None)
+        cmd = msgspec.structs.replace(draft, input_image_ids=tuple(i.id for i in inputs),
+                                      mask_image_id=mask_image.id if mask_image else None)
         return await _run(cmd, response_format, settings, submit_job, await_job,  # type: ignore[arg-type]
                           get_job, storage)
+
+
+def _check_text(form: Any, name: str) -> None:
+    value = form.get(name)
+    if isinstance(value, str) and (len(value) > MAX_PROMPT_CHARS or _CONTROL.search(value)):
+        raise InvalidRequest(name, f"at most {MAX_PROMPT_CHARS} characters, no control characters")
 
 
 def _text(form: Any, name: str) -> str | None:
@@ -152,13 +173,29 @@ async def _run(cmd: SubmitJob, response_format: ResponseFormat, settings: Settin
                storage: Any) -> Response[Any]:
     submitted = await submit_job(cmd)
     job_id = submitted.job.id
-    state = await await_job(cmd.user_id, job_id, timeout_s=settings.openai_wait_s)
+    try:  # the job is committed (and charged): every answer from here names it and is never retried
+        response = await _answer(job_id, submitted.job.created_at.timestamp(), cmd.user_id, response_format,
+                                 settings, await_job, get_job, storage)
+    except Exception as exc:  # noqa: BLE001 - after the commit a retry would start another job
+        log.exception("openai.failed_after_commit", job_id=job_id, error_type=type(exc).__name__)
+        response = openai_error(500, f"The server had an error answering for job {job_id}; follow it at "
+                                     f"/v1/jobs/{job_id} instead of retrying.", "server_error",
+                                code="server_error")
+    response.headers["x-imagegen-job-id"] = job_id
+    if (response.status_code or 200) >= 400:
+        response.headers.update(_NO_RETRY)
+    return response
+
+
+async def _answer(job_id: str, created: float, user_id: str, response_format: ResponseFormat,
+                  settings: Settings, await_job: AwaitJob, get_job: GetJob, storage: Any) -> Response[Any]:
+    state = await await_job(user_id, job_id, timeout_s=settings.openai_wait_s)
     if state.status is JobStatus.COMPLETED:
-        images = sorted((await get_job(cmd.user_id, job_id)).images, key=lambda i: i.index)
+        images = sorted((await get_job(user_id, job_id)).images, key=lambda i: i.index)
         data = [ImageData(b64_json=base64.b64encode(await storage.get(i.key)).decode())
                 if response_format == "b64_json" else
                 ImageData(url=storage.url_for(i.key, expires_in_s=URL_TTL_S)) for i in images]
-        body = ImagesResponse(created=int(submitted.job.created_at.timestamp()), data=data,
+        body = ImagesResponse(created=int(created), data=data,
                               size=f"{state.width}x{state.height}",
                               output_format=images[0].content_type.split("/")[-1] if images else None)
         return Response(msgspec.json.encode(body), media_type="application/json",

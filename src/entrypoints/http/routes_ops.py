@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
@@ -14,6 +15,23 @@ from entrypoints.http.schemas import Api
 from entrypoints.settings import Settings
 
 PROBE_TIMEOUT_S = 2.0
+
+
+def metrics_refusal(token: str, authorization: str) -> Response[bytes] | None:
+    """None when `authorization` carries the metrics token; else 404 (no token configured:
+    /metrics is absent) or 401 (ADR 0080)."""
+    from entrypoints.http.errors import error_response
+    from entrypoints.http.schemas import ErrorDetail
+
+    if not token:
+        return error_response(404, ErrorDetail(type="not_found", message="no metrics here",
+                                               reason="set IMAGEGEN_METRICS_TOKEN to enable /metrics"))
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return error_response(401, ErrorDetail(type="unauthorized", message="metrics need the metrics token",
+                                               field="Authorization", reason="bad or missing token"),
+                              headers={"WWW-Authenticate": "Bearer"})
+    return None
 
 
 class Readiness(Api):
@@ -60,8 +78,12 @@ async def readyz(settings: NamedDependency[Settings], ops_snapshot: NamedDepende
 
 
 @get("/metrics", tags=["operations"], summary="Prometheus metrics", media_type="text/plain",
-     response_description="Prometheus text exposition format 0.0.4")
-async def metrics(ops_snapshot: NamedDependency[Any], prometheus: NamedDependency[Any]) -> Response[bytes]:
+     response_description="Prometheus text exposition format 0.0.4",
+     description="Needs `Authorization: Bearer <IMAGEGEN_METRICS_TOKEN>`; 404 when no token is set.")
+async def metrics(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                  ops_snapshot: NamedDependency[Any], prometheus: NamedDependency[Any]) -> Response[bytes]:
+    if (refused := metrics_refusal(settings.metrics_token, request.headers.get("authorization", ""))):
+        return refused
     snapshot = await ops_snapshot.read()
     from adapters.metrics.prometheus import CONTENT_TYPE
 

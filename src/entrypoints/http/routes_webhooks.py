@@ -19,13 +19,16 @@ from application.use_cases.webhook_endpoints import (
 )
 from domain.errors import InvalidRequest
 from domain.webhooks import EVENT_TYPES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from domain.limits import MAX_EVENT_TYPES
+from entrypoints.http.bounded import Line, Short, Text
 from entrypoints.http.schemas import Api, ErrorBody
 
 
 class EndpointCreate(Api):
-    url: str
-    event_types: list[str] = msgspec.field(default_factory=lambda: list(EVENT_TYPES))
-    description: str = ""
+    url: Line
+    event_types: Annotated[list[Short], msgspec.Meta(max_length=MAX_EVENT_TYPES)] = msgspec.field(
+        default_factory=lambda: list(EVENT_TYPES))
+    description: Text = ""
 
 
 class EndpointOut(Api):

@@ -6,11 +6,10 @@ Domain structs are never returned directly; `views.py` maps them here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import msgspec
 
-Prompt = Annotated[str, msgspec.Meta(description="What to draw; limits depend on the model.")]
+from entrypoints.http.bounded import Id, ImageIds, Prompt, Seed, Short  # bounds: ADR 0080
 
 
 class Api(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=True):
@@ -19,14 +18,14 @@ class Api(msgspec.Struct, rename="camel", kw_only=True, forbid_unknown_fields=Tr
 
 class JobCreate(Api):
     prompt: Prompt
-    model: str | None = None
-    size: str = "1024x1024"
+    model: Short | None = None
+    size: Short = "1024x1024"
     n: int = 1
-    seed: int | None = None
-    project_id: str | None = None
-    parent_job_id: str | None = None
-    input_image_ids: list[str] = []
-    mask_image_id: str | None = None
+    seed: Seed | None = None
+    project_id: Id | None = None
+    parent_job_id: Id | None = None
+    input_image_ids: ImageIds = []
+    mask_image_id: Id | None = None
 
 
 class BalanceOut(Api):

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from entrypoints.http.bounded import Credits, Id, Models, Prompt, Prompts, Seed, Short
 from entrypoints.http.schemas import Api, BalanceOut, Progress
 
 
 class BatchCreate(Api):
     """Either `prompts` (with an optional `model`) or `prompt` with `models`."""
 
-    prompts: list[str] | None = None
-    model: str | None = None
-    prompt: str | None = None
-    models: list[str] | None = None
-    size: str = "1024x1024"
+    prompts: Prompts | None = None
+    model: Short | None = None
+    prompt: Prompt | None = None
+    models: Models | None = None
+    size: Short = "1024x1024"
     n: int = 1
-    seed: int | None = None
+    seed: Seed | None = None
 
 
 class BatchChild(Api):
@@ -79,12 +80,12 @@ class StatsOut(Api):
 
 
 class GrantIn(Api):
-    user_id: str
-    amount: int
+    user_id: Id
+    amount: Credits
 
 
 class PlanIn(Api):
-    plan: str
+    plan: Short
 
 
 class UserOut(Api):

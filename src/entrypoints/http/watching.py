@@ -7,7 +7,7 @@ from typing import Any
 from litestar.di import Provide
 
 from entrypoints.container import AppContainer
-from entrypoints.http.routes_events import job_events
+from entrypoints.http.routes_events import StreamSlots, job_events
 from entrypoints.http.routes_openai import OpenAIImagesController
 from entrypoints.http.routes_ops import metrics, readyz
 from entrypoints.http.routes_webhooks import WebhooksController
@@ -28,7 +28,9 @@ def _from(get: Any) -> Provide:
 def watching_dependencies(container: AppContainer) -> dict[str, Provide]:
     """Named dependencies of those handlers, resolved from the container."""
     w = container.watching  # type: ignore[attr-defined]
+    slots = StreamSlots(container.settings.sse_max_streams_per_key)
     return {
+        "sse_slots": Provide(lambda: slots, use_cache=True, sync_to_thread=False),
         "job_event_source": _from(container.adapters.publisher),
         "task_queue": _from(container.adapters.queue),
         "create_webhook_endpoint": _from(w.create_endpoint),

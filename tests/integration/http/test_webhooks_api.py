@@ -25,7 +25,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 async def hooks_api(tmp_path: Path) -> AsyncIterator[Api]:
     settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home"),
-                                  "IMAGEGEN_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"},
+                                  "IMAGEGEN_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+                                  "IMAGEGEN_METRICS_TOKEN": "scrape-me"},
                                  public_base_url="http://testserver.local")
     async with running_api(settings) as running:
         yield running
@@ -88,7 +89,7 @@ async def test_metrics_count_jobs_by_model_and_status_and_readyz_checks_db_and_q
     await hooks_api.settle()
     done = (await hooks_api.client.get(f"/v1/jobs/{jobs[0]['id']}", headers=headers)).json()
     assert (done["status"], done["etaSeconds"]) == ("completed", 0)
-    text = (await hooks_api.client.get("/metrics")).text
+    text = (await hooks_api.client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert 'imagegen_jobs{model="local",status="completed"} 2.0' in text
     assert "imagegen_queue_depth 0.0" in text
     assert "imagegen_credits_captured 2.0" in text

@@ -20,8 +20,8 @@ from tests.integration.interop.live_server import Server, live_server
 
 pytestmark = pytest.mark.integration
 
-MAX_EXAMPLES = 15
-BUDGET_S = 40.0
+MAX_EXAMPLES = 12
+BUDGET_S = 150.0  # a backstop only: the test fails unless every operation ran
 #: Operations left out (none: every documented operation is fuzzed).
 SKIP: set[str] = set()
 
@@ -39,10 +39,11 @@ def test_no_documented_operation_answers_5xx_or_breaks_its_schema(server: Server
     assert "x-imagegen-job-id" in raw["paths"]["/v1/images/generations"]["post"]["responses"]["200"]["headers"]
     schema = schemathesis.openapi.from_dict(raw)
     headers = {"Authorization": f"Bearer {server.api_key}"}
-    started, failures, ran = time.monotonic(), [], []
+    started, failures, ran, everything = time.monotonic(), [], [], []
     answered_2xx: set[str] = set()
     for result in schema.get_all_operations():
         operation = result.ok()
+        everything.append(operation.label)
         if operation.label in SKIP or time.monotonic() - started > BUDGET_S:
             continue
         ran.append(operation.label)
@@ -63,5 +64,6 @@ def test_no_documented_operation_answers_5xx_or_breaks_its_schema(server: Server
         except (Exception, BaseExceptionGroup) as exc:  # collect every operation's failure
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert len(ran) >= 15, ran
+    assert sorted(ran) == sorted(set(everything) - SKIP), "operations left out by the time budget"
     assert len(answered_2xx) >= 8, answered_2xx  # the key works: not everything was refused
     assert not failures, "\n\n".join(failures)

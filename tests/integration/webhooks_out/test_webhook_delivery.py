@@ -151,4 +151,4 @@ async def test_delivery_re_checks_the_address_and_records_a_refusal(hooks: Hooks
         (delivery,) = await hooks.record([hooks.event(JobStatus.COMPLETED)])
         assert (await deliver()).succeeded == 0
     (attempt,) = await hooks.store.attempts_of(delivery.id)
-    assert attempt.status_code is None and attempt.error is not None and "non-public" in attempt.error
+    assert attempt.status_code is None and attempt.error is not None and "not allowed" in attempt.error

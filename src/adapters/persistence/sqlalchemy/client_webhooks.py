@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -49,10 +50,25 @@ class SqlAlchemyWebhookStore(WebhookStore):
             async with self._engine.begin() as conn:
                 return [await conn.execute(s) for s in statements]
 
-    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+    async def add_endpoint(self, endpoint: WebhookEndpoint, *, max_per_user: int | None = None) -> bool:
+        """Insert the endpoint; with `max_per_user`, only while the user has fewer (False when
+        full). The count and the insert are one statement, serialised per user by a Postgres
+        advisory lock (SQLite has one writer), so concurrent creations cannot pass the cap."""
         row = msgspec.structs.asdict(endpoint)
         row["event_types"] = msgspec.json.encode(endpoint.event_types).decode()
-        await self._run("add webhook endpoint", webhook_endpoints.insert().values(row))
+        if max_per_user is None:
+            await self._run("add webhook endpoint", webhook_endpoints.insert().values(row))
+            return True
+        t = webhook_endpoints
+        count = select(func.count()).select_from(t).where(t.c.user_id == endpoint.user_id).scalar_subquery()
+        values = select(*(literal(v, t.c[k].type).label(k) for k, v in row.items())).where(count < max_per_user)
+        insert = t.insert().from_select(list(row), values)
+        with translated_errors("add webhook endpoint"):
+            async with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(select(func.pg_advisory_xact_lock(
+                        func.hashtextextended("webhook-endpoints:" + endpoint.user_id, 0))))
+                return bool((await conn.execute(insert)).rowcount == 1)
 
     async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
         query = (select(webhook_endpoints).where(webhook_endpoints.c.user_id == user_id)
@@ -85,18 +101,31 @@ class SqlAlchemyWebhookStore(WebhookStore):
             await self._run("add webhook deliveries", insert(webhook_deliveries).values(
                 [_delivery_row(d) for d in deliveries]).on_conflict_do_nothing(index_elements=["id"]))
 
-    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[WebhookDelivery]:
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int, *,
+                        per_endpoint: int | None = None,
+                        exclude_endpoints: Collection[str] = ()) -> list[WebhookDelivery]:
+        """Claim up to `limit` due deliveries, at most `per_endpoint` of one endpoint and none of
+        `exclude_endpoints` (endpoints already busy in this deliverer: ADR 0085)."""
         t = webhook_deliveries
-        query = (select(t).where(t.c.status == DeliveryStatus.PENDING.value, t.c.next_attempt_at <= now)
-                 .order_by(t.c.next_attempt_at, t.c.id).limit(limit))
-        claimed = []
+        query = select(t).where(t.c.status == DeliveryStatus.PENDING.value, t.c.next_attempt_at <= now)
+        if exclude_endpoints:
+            query = query.where(t.c.endpoint_id.not_in(list(exclude_endpoints)))
+        scan = limit if per_endpoint is None else limit * 4  # room to skip a busy endpoint's backlog
+        query = query.order_by(t.c.next_attempt_at, t.c.id).limit(scan)
+        claimed: list[WebhookDelivery] = []
+        taken: Counter[str] = Counter()
         with translated_errors("claim webhook deliveries"):
             async with self._engine.begin() as conn:
                 for row in (await conn.execute(query)).all():
+                    if len(claimed) >= limit:
+                        break
+                    if per_endpoint is not None and taken[row.endpoint_id] >= per_endpoint:
+                        continue
                     moved = await conn.execute(update(t).where(
                         t.c.id == row.id, t.c.next_attempt_at == row.next_attempt_at,
                         t.c.status == DeliveryStatus.PENDING.value).values(next_attempt_at=lease_until))
                     if moved.rowcount == 1:  # nobody else claimed it meanwhile
+                        taken[row.endpoint_id] += 1
                         claimed.append(_delivery(row))
         return claimed
 

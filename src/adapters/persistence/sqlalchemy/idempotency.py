@@ -70,6 +70,10 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
             self._where(api_key_id, key)).values(status_code=response.status_code,
                                                  content_type=response.content_type, body=response.body))
 
+    async def forget(self, api_key_id: str, key: str) -> None:
+        await self._run("forget a finished idempotency key", delete(t).where(
+            self._where(api_key_id, key), t.c.status_code.is_not(None)))
+
     async def release(self, api_key_id: str, key: str) -> None:
         await self._run("release an idempotency key", delete(t).where(
             self._where(api_key_id, key), t.c.status_code.is_(None), t.c.in_doubt.is_(False)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import and_, delete, exists, literal, or_, select
 from sqlalchemy.engine import Row
 
 from adapters.persistence.sqlalchemy.engine import GuardedConnection
-from adapters.persistence.sqlalchemy.tables import images
+from adapters.persistence.sqlalchemy.tables import images, jobs
 from application.ports import ImageRepository
 from domain.images import StoredImage
 
@@ -40,3 +42,19 @@ class SqlAlchemyImageRepository(ImageRepository):
         query = select(images).where(images.c.job_id == job_id).order_by(images.c.index)
         rows = (await self._db.execute(f"list images of job {job_id}", query)).all()
         return [_to_domain(row) for row in rows]
+
+    async def unreferenced_uploads(self, *, before: datetime, limit: int) -> list[StoredImage]:
+        quoted = literal('"') + images.c.id + literal('"')
+        referenced = exists().where(and_(jobs.c.user_id == images.c.user_id, or_(
+            jobs.c.mask_image_id == images.c.id, jobs.c.input_image_ids.contains(quoted))))
+        query = (select(images).where(images.c.job_id == UPLOAD_JOB_ID, images.c.created_at < before,
+                                      ~referenced).order_by(images.c.created_at).limit(limit))
+        rows = (await self._db.execute("list unreferenced uploads", query)).all()
+        return [_to_domain(row) for row in rows]
+
+    async def remove(self, image_id: str) -> None:
+        await self._db.execute(f"remove upload {image_id}", delete(images).where(
+            images.c.id == image_id, images.c.job_id == UPLOAD_JOB_ID))
+
+
+UPLOAD_JOB_ID = "upload"

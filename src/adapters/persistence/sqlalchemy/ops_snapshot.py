@@ -37,3 +37,39 @@ class SqlAlchemyOpsSnapshot:
         with translated_errors("ping the database"):
             async with self._engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+
+
+class CachedOpsSnapshot:
+    """The snapshot read at most once per `ttl_s` however often /metrics is scraped, and the
+    database ping at most once per `ping_ttl_s` for /readyz (ADR 0080: each scrape used to
+    aggregate the whole jobs table). Concurrent scrapes share one read."""
+
+    def __init__(self, inner: SqlAlchemyOpsSnapshot, *, ttl_s: float = 15.0, ping_ttl_s: float = 2.0) -> None:
+        import asyncio
+
+        self._inner, self._ttl, self._ping_ttl = inner, ttl_s, ping_ttl_s
+        self._lock = asyncio.Lock()
+        self._value: OpsSnapshot | None = None
+        self._read_at = float("-inf")
+        self._pinged_at = float("-inf")
+        self.reads = 0
+
+    @staticmethod
+    def _now() -> float:
+        import time
+
+        return time.monotonic()
+
+    async def read(self) -> OpsSnapshot:
+        async with self._lock:
+            if self._value is None or self._now() - self._read_at >= self._ttl:
+                self._value = await self._inner.read()
+                self._read_at = self._now()
+                self.reads += 1
+            return self._value
+
+    async def ping(self) -> None:
+        if self._now() - self._pinged_at < self._ping_ttl:
+            return
+        await self._inner.ping()
+        self._pinged_at = self._now()

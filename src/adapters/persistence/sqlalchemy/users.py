@@ -58,6 +58,11 @@ class SqlAlchemyUserRepository(UserRepository):
             raise NotFound("user", key.user_id)
         await self._db.execute(f"add API key {key.id}", api_keys.insert().values(_key_to_row(key)))
 
+    async def has_project(self, user_id: str, project_id: str) -> bool:
+        query = select(api_keys.c.id).where(api_keys.c.user_id == user_id,
+                                            api_keys.c.project_id == project_id).limit(1)
+        return (await self._db.execute("look up a project of the user", query)).first() is not None
+
     async def key_by_hash(self, key_hash: str) -> ApiKey | None:
         query = select(api_keys).where(api_keys.c.key_hash == key_hash)
         row = (await self._db.execute("look up an API key", query)).first()
