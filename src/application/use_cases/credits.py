@@ -28,6 +28,7 @@ class GrantCredits:
 
         async def attempt() -> Balance:
             async with self._uow() as uow:
+                await uow.lock_account(user_id)
                 ledger = await uow.ledgers.load(user_id)
                 ledger.grant(amount, now=self._clock.now(), reason=reason)
                 await uow.ledgers.append(ledger)

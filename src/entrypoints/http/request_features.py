@@ -37,7 +37,11 @@ def _redis_rate_limiter(settings: Settings) -> Any:
 
     from adapters.rate_limit.redis import RedisRateLimiter
 
-    return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+    # A blocking pool: a burst beyond its 100 connections waits (up to 5 s) for one instead of
+    # failing with "Too many connections" (a 503) - redis-py's default pool raises.
+    pool = redis.BlockingConnectionPool.from_url(settings.redis_url, max_connections=100,
+                                                 timeout=5)
+    return RedisRateLimiter(redis.Redis(connection_pool=pool))
 
 
 class RequestFeatures(containers.DeclarativeContainer):
