@@ -233,12 +233,12 @@ class ProcessGeneration:
             if job is None or job.status is not JobStatus.UPLOADING:
                 await self._discard(records)  # cancelled (and released) while we worked
                 return job.state if job else None
+            await uow.lock_account(job.state.user_id)  # account first, then job and quota (ADR 0045)
             total = sum(r.size_bytes for r in records)
             for record in records:
                 await uow.images.add(record)
             await uow.quotas.add_usage(job.state.user_id, total)  # the quota check is this write
             charged = job.state.estimated_credits * len(records) // job.state.n
-            await uow.lock_account(job.state.user_id)
             ledger = await uow.ledgers.load(job.state.user_id, job_ids=(job_id,))
             ledger.capture(job_id, charged, now=now)
             job.complete(now=now, image_ids=tuple(r.id for r in records), charged_credits=charged)
