@@ -7,7 +7,7 @@ method is async. Stores raise `application.errors.ConcurrencyConflict` on a lost
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -15,10 +15,10 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from domain.accounts import ApiKey, User
-from domain.credits import CreditLedger, LedgerSnapshot
+from domain.credits import CreditLedger, LedgerSnapshot, OpenReservation
 from domain.images import StoredImage
 from domain.jobs import Job, JobState, JobStatus, JobStatusChanged
-from domain.ledger_events import AnyLedgerEvent
+from domain.ledger_events import AnyLedgerEvent, ChainHasher
 from domain.previews import JobPreview, JobPreviewReady
 from domain.quota import StorageQuota
 from domain.webhooks import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
@@ -99,9 +99,45 @@ class JobRepository(Protocol):
         ...
 
 
+class StoredLedgerEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored event row as the audit sees it: every column, and the decoded payload."""
+
+    account_id: str
+    version: int
+    type: str
+    job_id: str | None
+    amount: int
+    occurred_at: datetime
+    prev_hash: str
+    hash: str
+    event: AnyLedgerEvent
+    #: The stored payload with its own hash blanked: the bytes the chain's hash covers.
+    canonical: bytes
+
+
+class StoredBalance(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's stored projection as the audit sees it: each scalar column, the snapshot
+    document, whether its chain is keyed, and its open reservations."""
+
+    account_id: str
+    version: int
+    last_hash: str
+    available: int
+    reserved: int
+    lifetime_spent: int
+    snapshot: LedgerSnapshot
+    keyed: bool
+    open_reservations: dict[str, OpenReservation]
+
+
 class LedgerStore(Protocol):
-    async def load(self, account_id: str) -> CreditLedger:
-        """The account's ledger (empty at version 0 when it has no events)."""
+    #: The hasher the store seals events with; the audit checks the chain with it.
+    hasher: ChainHasher
+
+    async def load(self, account_id: str, *, job_ids: Iterable[str] | None = None) -> CreditLedger:
+        """The account's ledger (empty at version 0 when it has no events), holding every open
+        reservation, or, when `job_ids` is given, the reservations of those jobs only, open or
+        settled (so a repeated settlement is recognised)."""
         ...
 
     async def append(self, ledger: CreditLedger) -> None:
@@ -123,6 +159,21 @@ class LedgerStore(Protocol):
         ...
 
     async def account_ids(self) -> list[str]: ...
+
+    async def stored_balances(self, account_ids: Sequence[str]) -> dict[str, StoredBalance]:
+        """The stored balances of those accounts (absent ones left out), with their open
+        reservations."""
+        ...
+
+    async def accounts_without_events(self) -> list[str]:
+        """Accounts with a balance row but no event (an empty one at version 0, or a forgery)."""
+        ...
+
+    def stream_events(self, account_id: str | None = None
+                      ) -> AsyncIterator[list[StoredLedgerEvent]]:
+        """Event rows (of one account, or all) grouped by account in version order, in batches
+        of bounded size."""
+        ...
 
 
 class ImageRepository(Protocol):
@@ -233,6 +284,12 @@ class UnitOfWork(Protocol):
     async def __aexit__(self, *exc: object) -> None: ...
 
     async def commit(self) -> None: ...
+
+    async def lock_account(self, account_id: str) -> None:
+        """Serialise this unit with every other unit writing `account_id`'s ledger, until it
+        ends. Call it first, before reading anything the unit will write (lock order: account,
+        then job; ADR 0045)."""
+        ...
 
     def collect_new_events(self) -> list[JobStatusChanged]:
         """Job events recorded by aggregates saved in this unit, after commit."""

@@ -4,11 +4,16 @@ Reservations work like two-phase transfers: reserve checks the balance, capture 
 what was reserved and releases the rest in the same event, release gives everything back. A
 reservation settles exactly once: repeating the same settlement is a no-op, a different one is a
 `ReservationConflict`. Because the balance is checked at reservation, settling never takes the
-account negative.
+account negative. A reservation of 0 (a free model) is an ordinary reservation that settles for 0.
+
+The events are sealed with the `ChainHasher` the ledger is built with (a store passes its keyed
+hasher, ADR 0047). A ledger loaded from a snapshot is told the reservations it may meet (the
+store keeps them in rows of their own, ADR 0048), so a settled one stays known.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
@@ -22,13 +27,16 @@ from domain.errors import (
 from domain.ledger_events import (
     GENESIS_HASH,
     AnyLedgerEvent,
+    ChainHasher,
     CreditsAdjusted,
     CreditsGranted,
     CreditsReserved,
     ReservationCaptured,
     ReservationReleased,
     chain_breaks,
+    compute_hash,
     sealed,
+    sha256_chain,
 )
 
 
@@ -55,8 +63,9 @@ class SettledReservation(msgspec.Struct, frozen=True, kw_only=True):
 class LedgerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """The folded state at a version, so a store can load a ledger without replaying it all.
 
-    Settled reservations are not carried: a snapshot-loaded ledger treats a settlement of a job
-    it does not hold open as unknown, which callers see before any credits move.
+    Stores keep `open_reservations` empty and hold reservations in rows of their own (a write
+    is then O(1)); they pass the ones a unit needs to `CreditLedger.from_snapshot`. Older
+    snapshots that still list them load as before.
     """
 
     account_id: str
@@ -72,9 +81,10 @@ class CreditLedger:
     """The aggregate. Change it only through its methods; read `pending_events` to persist."""
 
     __slots__ = ("_account_id", "_available", "_reserved", "_spent", "_version", "_last_hash",
-                 "_open", "_settled", "pending_events")
+                 "_open", "_settled", "_hasher", "_remember_settled", "pending_events")
 
-    def __init__(self, account_id: str) -> None:
+    def __init__(self, account_id: str, *, hasher: ChainHasher = sha256_chain,
+                 remember_settled: bool = True) -> None:
         self._account_id = account_id
         self._available = 0
         self._reserved = 0
@@ -83,31 +93,40 @@ class CreditLedger:
         self._last_hash = GENESIS_HASH
         self._open: dict[str, OpenReservation] = {}
         self._settled: dict[str, SettledReservation] = {}
+        self._hasher = hasher
+        self._remember_settled = remember_settled
         self.pending_events: list[AnyLedgerEvent] = []
 
     # -- building ------------------------------------------------------------------------
     @classmethod
-    def replay(cls, account_id: str, events: list[AnyLedgerEvent]) -> CreditLedger:
+    def replay(cls, account_id: str, events: list[AnyLedgerEvent], *,
+               hasher: ChainHasher = sha256_chain) -> CreditLedger:
         """Fold `events` (in version order) into a ledger; raise `LedgerIntegrityError` on a gap,
         a foreign event or a broken hash chain."""
-        breaks = chain_breaks(events)
+        breaks = chain_breaks(events, hasher=hasher)
         if breaks:
             raise LedgerIntegrityError(f"account {account_id}: " + "; ".join(breaks))
-        ledger = cls(account_id)
+        ledger = cls(account_id, hasher=hasher)
         for event in events:
             ledger._check_next(event)
             ledger._apply(event)
         return ledger
 
     @classmethod
-    def from_snapshot(cls, snapshot: LedgerSnapshot) -> CreditLedger:
-        ledger = cls(snapshot.account_id)
+    def from_snapshot(cls, snapshot: LedgerSnapshot, *,
+                      reservations: Iterable[OpenReservation] = (),
+                      settled: Iterable[SettledReservation] = (),
+                      hasher: ChainHasher = sha256_chain) -> CreditLedger:
+        """The ledger at `snapshot`, holding the open `reservations` (and those the snapshot
+        lists) and knowing the `settled` ones."""
+        ledger = cls(snapshot.account_id, hasher=hasher)
         ledger._version = snapshot.version
         ledger._last_hash = snapshot.last_hash
         ledger._available = snapshot.available
         ledger._reserved = snapshot.reserved
         ledger._spent = snapshot.lifetime_spent
-        ledger._open = {r.job_id: r for r in snapshot.open_reservations}
+        ledger._open = {r.job_id: r for r in (*snapshot.open_reservations, *reservations)}
+        ledger._settled = {s.job_id: s for s in settled}
         return ledger
 
     def snapshot(self) -> LedgerSnapshot:
@@ -162,7 +181,7 @@ class CreditLedger:
             InsufficientCredits: when fewer than `amount` credits are available.
             ReservationConflict: when `job_id` already has a different or settled reservation.
         """
-        _require_positive(amount)
+        _require_non_negative(amount)
         existing = self._open.get(job_id)
         if existing is not None:
             if existing.amount == amount:
@@ -218,7 +237,7 @@ class CreditLedger:
                 "occurred_at": now, "prev_hash": self._last_hash}
 
     def _record(self, event: AnyLedgerEvent) -> None:
-        event = sealed(event)  # type: ignore[assignment]
+        event = sealed(event, self._hasher)  # type: ignore[assignment]
         self._apply(event)
         self.pending_events.append(event)
 
@@ -255,7 +274,59 @@ class CreditLedger:
         self._reserved -= captured + released
         self._available += released
         self._spent += captured
-        self._settled[job_id] = SettledReservation(job_id=job_id, captured=captured, released=released)
+        if self._remember_settled:
+            self._settled[job_id] = SettledReservation(job_id=job_id, captured=captured,
+                                                       released=released)
+
+
+class LedgerFold:
+    """A streaming replay for audits: feed events one at a time in version order, in memory
+    bounded by the open reservations (settled ones are not remembered).
+
+    `feed` returns what is wrong with an event (a broken link or hash, a gap, a foreign account,
+    a settlement that does not match its reservation) and folds it anyway when it can, so one
+    bad event does not hide the rest.
+    """
+
+    __slots__ = ("_ledger", "_hasher", "_prev_hash", "events")
+
+    def __init__(self, account_id: str, hasher: ChainHasher) -> None:
+        self._ledger = CreditLedger(account_id, hasher=hasher, remember_settled=False)
+        self._hasher = hasher
+        self._prev_hash = GENESIS_HASH
+        self.events = 0
+
+    def feed(self, event: AnyLedgerEvent, canonical: bytes | None = None) -> list[str]:
+        """Fold `event`; `canonical`, if given, is its canonical bytes as stored (saves encoding
+        them again; any change to them breaks the hash as surely as a change to the event)."""
+        problems: list[str] = []
+        self.events += 1
+        if event.prev_hash != self._prev_hash:
+            problems.append(f"version {event.version}: prev_hash does not match the event before")
+        digest = (compute_hash(event, self._hasher) if canonical is None
+                  else self._hasher(event.prev_hash, canonical))
+        if digest != event.hash:
+            problems.append(f"version {event.version}: hash does not match its contents")
+        self._prev_hash = event.hash
+        try:
+            self._ledger._check_next(event)
+            self._ledger._apply(event)
+        except LedgerIntegrityError as exc:
+            problems.append(f"version {event.version}: {exc}")
+            self._ledger._version = event.version
+            self._ledger._last_hash = event.hash
+        return problems
+
+    def snapshot(self) -> LedgerSnapshot:
+        return self._ledger.snapshot()
+
+    def open_reservations(self) -> dict[str, OpenReservation]:
+        return dict(self._ledger._open)
+
+
+def _require_non_negative(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise ValueError(f"amount must be a non-negative integer, got {amount!r}")
 
 
 def _require_positive(amount: int) -> None:

@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True, parser_class=_Parser)
     audit = ledger.add_parser("audit", help="replay every account and compare with the balances")
     audit.add_argument("--account", default=None)
+    ledger.add_parser("reseal", help="once after upgrading: seal chains written before the "
+                                     "ledger key with it (ADR 0047)")
 
     models = sub.add_parser("models", help="the model catalog").add_subparsers(
         dest="action", required=True, parser_class=_Parser)
@@ -85,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The CLI speaks through its own output; logs are for warnings unless asked for.
         overrides = {} if "IMAGEGEN_LOG_LEVEL" in os.environ else {"log_level": "warning"}
         settings = Settings.from_env(**overrides)
+        if settings.profile == "production":
+            settings.require_ledger_key()
     except Exception as exc:  # a bad environment value is bad input too
         return _usage_error(f"settings: {exc}")
     configure_logging(settings)

@@ -128,6 +128,18 @@ async def ledger_audit(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_container(settings, False, body)
 
 
+async def ledger_reseal(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-seal, once after upgrading, the chains written before the ledger key (ADR 0047)."""
+    async def body(c: AppContainer) -> int:
+        from adapters.persistence.sqlalchemy.uow import reseal_unkeyed_ledgers
+
+        resealed = await reseal_unkeyed_ledgers(c.adapters.engine(), c.settings.ledger_key)
+        print(f"re-sealed {resealed} unkeyed ledger chains with the ledger key")
+        return 0
+
+    return await _with_container(settings, False, body)
+
+
 async def migrate(args: argparse.Namespace, settings: Settings) -> int:
     async def body(c: AppContainer) -> int:
         from adapters.persistence.sqlalchemy.engine import create_schema
@@ -151,7 +163,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[int]]] = 
     "serve": serve,
     "keys": _dispatch({"create": keys_create}),
     "credits": _dispatch({"grant": credits_grant}),
-    "ledger": _dispatch({"audit": ledger_audit}),
+    "ledger": _dispatch({"audit": ledger_audit, "reseal": ledger_reseal}),
     "models": _dispatch({"list": models_list, "check": models_check}),
     "migrate": migrate,
     "worker": worker,

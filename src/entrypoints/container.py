@@ -70,7 +70,8 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     engine = providers.Singleton(create_engine, core.settings.provided.resolved_database_url)
     outbox_signal = providers.Singleton(OutboxSignal)  # wakes this process's relay (ADR 0053)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, signal=outbox_signal)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, signal=outbox_signal,
+                            ledger_key=core.settings.provided.ledger_key)
     storage = providers.Singleton(
         LocalDiskObjectStorage,
         root=providers.Callable(lambda s: s.home / "objects", core.settings),
@@ -126,7 +127,8 @@ class ProductionAdapters(containers.DeclarativeContainer):
     core = providers.DependenciesContainer()
     engine = providers.Singleton(_production_engine, core.settings)
     outbox_signal = providers.Singleton(OutboxSignal)  # wakes this process's relay (ADR 0053)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, signal=outbox_signal)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, engine, signal=outbox_signal,
+                            ledger_key=core.settings.provided.ledger_key)
     storage = providers.Singleton(_production_storage, core.settings, core.clock)
     http_client = providers.Singleton(build_http_client, core.settings)  # closed by AppContainer.close
     image_providers = providers.Singleton(
@@ -218,9 +220,12 @@ class AppContainer:
     async def start(self, *, run_worker: bool) -> None:
         """Create the schema (embedded) and, if asked, bind the in-process worker."""
         from adapters.persistence.sqlalchemy.engine import create_schema
+        from adapters.persistence.sqlalchemy.uow import reseal_unkeyed_ledgers
 
         if self.settings.profile == "embedded":
             await create_schema(self.adapters.engine())
+            if self.settings.ledger_key_created:  # never later: SQL access could re-mark a chain
+                await reseal_unkeyed_ledgers(self.adapters.engine(), self.settings.ledger_key)
         if run_worker:
             from entrypoints.in_process_worker import bind_in_process_worker
 
@@ -270,10 +275,10 @@ class AppContainer:
 def build_container(settings: Settings) -> AppContainer:
     """Wire the process for `settings.profile`."""
     if settings.profile == "production":
-        core = Core(settings=settings)
+        core = Core(settings=settings.require_ledger_key())
         adapters: containers.DeclarativeContainer = ProductionAdapters(core=core)
     else:
-        settings = settings.with_signing_key()
+        settings = settings.with_signing_key().with_ledger_key()
         core = Core(settings=settings)
         adapters = EmbeddedAdapters(core=core)
     from entrypoints.watching_container import install_watching  # webhooks out, metrics (ADR 0033)

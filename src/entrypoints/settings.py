@@ -26,6 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         database_url: SQLAlchemy async URL; defaults to SQLite under `home`.
         public_base_url: where the API is reachable; signed file URLs start with it.
         signing_key: HMAC key for local file URLs; generated into `home` on first use.
+        ledger_key: HMAC key of the ledger's hash chain (IMAGEGEN_LEDGER_KEY, ADR 0047);
+            generated into `home` on the embedded profile, required in production.
     """
 
     profile: Literal["embedded", "production"] = "embedded"
@@ -36,6 +38,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8000
     public_base_url: str = ""
     signing_key: bytes = b""
+    ledger_key: bytes = b""
+    #: True when `with_ledger_key` generated the key in this process: the one moment an embedded
+    #: home may re-seal chains written before the key existed (ADR 0047).
+    ledger_key_created: bool = False
     models: tuple[ModelSpec, ...] = ()
     default_model: str = "local"
     refund_policy: RefundPolicy = RefundPolicy()
@@ -172,6 +178,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         }
         secret = get("IMAGEGEN_SIGNING_KEY")
         values["signing_key"] = secret.encode() if secret else b""
+        ledger_secret = get("IMAGEGEN_LEDGER_KEY")
+        values["ledger_key"] = ledger_secret.encode() if ledger_secret else b""
         values.update(_object_storage_env(env))
         values.update(_queue_path_env(env))
         values.update(_sync_provider_env(env))
@@ -201,6 +209,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         return msgspec.structs.replace(self, signing_key=path.read_text().strip().encode())
+
+    def with_ledger_key(self) -> Settings:
+        """Return settings whose ledger key is set, creating `home/ledger.key` (mode 0600) if
+        needed; the embedded profile's key lives beside the signing key."""
+        if self.ledger_key:
+            return self
+        path = self.home / "ledger.key"
+        created = not path.exists()
+        if created:
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return msgspec.structs.replace(self, ledger_key=path.read_text().strip().encode(),
+                                       ledger_key_created=created)
+
+    def require_ledger_key(self) -> Settings:
+        """The production profile's check: raise ValueError unless IMAGEGEN_LEDGER_KEY is set."""
+        if not self.ledger_key:
+            raise ValueError("the production profile needs IMAGEGEN_LEDGER_KEY (a secret of at "
+                             "least 32 characters that keys the ledger's hash chain)")
+        return self
 
 
 #: Providers a catalog entry may name (ADR 0070).

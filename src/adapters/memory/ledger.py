@@ -8,18 +8,21 @@ as the append is staged, as in the SQL store.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 
 from adapters.memory.store import InMemoryDatabase, decode, encode
 from adapters.persistence import ConflictGuard
-from application.ports import LedgerStore
-from domain.credits import CreditLedger, LedgerSnapshot
+from application.ports import LedgerStore, StoredBalance, StoredLedgerEvent
+from domain.credits import CreditLedger, LedgerSnapshot, SettledReservation
 from domain.ledger_events import (
     AnyLedgerEvent,
+    canonical_bytes,
     ReservationCaptured,
     ReservationReleased,
     decode_event,
     encode_event,
+    sha256_chain,
 )
 
 
@@ -32,17 +35,24 @@ class InMemoryLedgerStore(LedgerStore):
     def __init__(self, db: InMemoryDatabase, guard: ConflictGuard) -> None:
         self._db = db
         self._guard = guard
+        self.hasher = sha256_chain
         self._events: dict[str, list[bytes]] = {}
         self._snapshots: dict[str, bytes] = {}
         self._settlements: set[tuple[str, str]] = set()
         self._base: dict[str, int] = {}  # committed version when first staged
 
     # -- port ------------------------------------------------------------------------------
-    async def load(self, account_id: str) -> CreditLedger:
+    async def load(self, account_id: str, *, job_ids: Iterable[str] | None = None) -> CreditLedger:
         snapshot = await self.projection(account_id)
         if snapshot is None:
             return CreditLedger(account_id)
-        return CreditLedger.from_snapshot(snapshot)
+        wanted = set(job_ids or ())
+        settled = [SettledReservation(job_id=e.job_id, captured=e.amount, released=e.released)
+                   if isinstance(e, ReservationCaptured) else
+                   SettledReservation(job_id=e.job_id, captured=0, released=e.amount)
+                   for e in (await self.events(account_id) if wanted else [])
+                   if isinstance(e, ReservationCaptured | ReservationReleased) and e.job_id in wanted]
+        return CreditLedger.from_snapshot(snapshot, settled=settled)
 
     async def append(self, ledger: CreditLedger) -> None:
         """Stage `ledger.pending_events`; `ConcurrencyConflict` if the account moved on."""
@@ -84,6 +94,33 @@ class InMemoryLedgerStore(LedgerStore):
                 if reservation.expires_at <= now:
                     found.append((reservation.expires_at, account_id, reservation.job_id))
         return [(account, job) for _, account, job in sorted(found)[:limit]]
+
+    async def stored_balances(self, account_ids: Sequence[str]) -> dict[str, StoredBalance]:
+        found = {}
+        for account_id in account_ids:
+            snapshot = await self.projection(account_id)
+            if snapshot is not None:
+                found[account_id] = StoredBalance(
+                    account_id=account_id, version=snapshot.version, last_hash=snapshot.last_hash,
+                    available=snapshot.available, reserved=snapshot.reserved,
+                    lifetime_spent=snapshot.lifetime_spent, snapshot=snapshot, keyed=True,
+                    open_reservations={r.job_id: r for r in snapshot.open_reservations})
+        return found
+
+    async def accounts_without_events(self) -> list[str]:
+        return sorted([a for a in {*self._db.balances, *self._snapshots}
+                       if not await self.events(a)])
+
+    async def stream_events(self, account_id: str | None = None
+                            ) -> AsyncIterator[list[StoredLedgerEvent]]:
+        ids = [account_id] if account_id is not None else sorted(
+            {*self._db.ledger_events, *self._events})
+        for account in ids:
+            yield [StoredLedgerEvent(
+                    account_id=e.account_id, version=e.version, type=str(e.__struct_config__.tag),
+                    job_id=getattr(e, "job_id", None), amount=e.amount,
+                    occurred_at=e.occurred_at, prev_hash=e.prev_hash, hash=e.hash, event=e,
+                    canonical=canonical_bytes(e)) for e in await self.events(account)]
 
     # -- unit of work ----------------------------------------------------------------------
     def check_commit(self) -> None:

@@ -8,6 +8,8 @@ of a test. Set `unavailable` to make every unit fail with `ServiceUnavailable`.
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any, TypeVar
 
 import msgspec
@@ -48,3 +50,4 @@ class InMemoryDatabase:
         self.batches: dict[str, bytes] = {}  # batch id -> Batch
         self.provider_deliveries: dict[str, bytes] = {}  # provider:delivery id -> record
         self.unavailable = False
+        self.account_locks: dict[str, asyncio.Lock] = {}  # see InMemoryUnitOfWork.lock_account

@@ -9,6 +9,8 @@ without committing discards the staged writes. A unit in which a store raised
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Protocol, Self
 
 from adapters.memory.batches import InMemoryBatchRepository
@@ -50,6 +52,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.outbox = InMemoryOutboxRepository(db, guard)
         self.batches = InMemoryBatchRepository(db, guard)
         self.provider_deliveries = InMemoryProviderDeliveryLog(db, guard)
+        self._locked: list[str] = []
         self._staging: tuple[_Staging, ...] = (
             self.jobs, self.ledgers, self.images, self.users, self.quotas, self.outbox, self.batches,
             self.provider_deliveries)
@@ -62,6 +65,19 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     async def __aexit__(self, *exc: object) -> None:
         self._discard()
+        self._unlock()
+
+    async def lock_account(self, account_id: str) -> None:
+        """Hold `account_id`'s lock until the unit ends; other units locking it wait."""
+        if account_id in self._locked:
+            return
+        lock = self._db.account_locks.setdefault(account_id, asyncio.Lock())
+        await lock.acquire()
+        self._locked.append(account_id)
+
+    def _unlock(self) -> None:
+        while self._locked:
+            self._db.account_locks[self._locked.pop()].release()
 
     async def commit(self) -> None:
         """Apply every staged write, or raise `ConcurrencyConflict` and apply none (also when

@@ -29,12 +29,13 @@ class CancelJob:
         async def attempt() -> JobState:
             now = self._clock.now()
             async with self._uow() as uow:
+                await uow.lock_account(user_id)  # account, then job (ADR 0045)
                 job = await uow.jobs.get(job_id)
                 if job is None or job.state.user_id != user_id:
                     raise NotFound("job", job_id)
                 parked[:] = [job.state]
                 job.cancel(now=now)
-                ledger = await uow.ledgers.load(user_id)
+                ledger = await uow.ledgers.load(user_id, job_ids=(job_id,))
                 ledger.release(job_id, now=now, reason="cancelled")
                 await uow.jobs.save(job)
                 await uow.ledgers.append(ledger)

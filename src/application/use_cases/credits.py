@@ -31,6 +31,7 @@ class GrantCredits:
 
         async def attempt() -> Balance:
             async with self._uow() as uow:
+                await uow.lock_account(user_id)
                 ledger = await uow.ledgers.load(user_id)
                 if ledger.balance.available + ledger.balance.reserved + amount > MAX_BALANCE:
                     raise InvalidRequest("amount", f"a balance may not exceed {MAX_BALANCE} credits")

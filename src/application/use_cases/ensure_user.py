@@ -19,6 +19,7 @@ class EnsureUser:
         async def attempt() -> bool:
             now = self._clock.now()
             async with self._uow() as uow:
+                await uow.lock_account(user_id)
                 if await uow.users.get(user_id) is not None:
                     return False
                 await uow.users.add(User(id=user_id, plan=plan, created_at=now, is_admin=admin))

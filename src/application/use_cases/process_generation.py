@@ -259,12 +259,13 @@ class ProcessGeneration:
             if job is None:
                 raise StaleAttempt(job_id, attempt.number, "the job is gone")
             job.fence(attempt)  # cancelled, failed or taken over while we worked: StaleAttempt
+            await uow.lock_account(job.state.user_id)  # account first, then job and quota (ADR 0045)
             total = sum(r.size_bytes for r in records)
             for record in records:
                 await uow.images.add(record)
             await uow.quotas.add_usage(job.state.user_id, total)  # the quota check is this write
             charged = job.state.estimated_credits * len(records) // job.state.n
-            ledger = await uow.ledgers.load(job.state.user_id)
+            ledger = await uow.ledgers.load(job.state.user_id, job_ids=(job_id,))
             ledger.capture(job_id, charged, now=now)
             job.complete(now=now, image_ids=tuple(r.id for r in records), charged_credits=charged)
             await uow.jobs.save(job)

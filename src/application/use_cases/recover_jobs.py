@@ -137,7 +137,8 @@ class RecoverJobs:
         async def unit() -> bool:
             now = self._clock.now()
             async with self._uow() as uow:
-                ledger = await uow.ledgers.load(account_id)  # account, then job
+                await uow.lock_account(account_id)  # account, then job (ADR 0045)
+                ledger = await uow.ledgers.load(account_id, job_ids=(job_id,))
                 reservation = ledger.reservation_for(job_id)
                 if reservation is None or reservation.expires_at > now:
                     return False

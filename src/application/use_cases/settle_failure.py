@@ -71,7 +71,8 @@ class FailOrRetry:
                                                 now=now, not_before=due, own=True)]
                     await uow.outbox.add(sent[0])
                 else:
-                    ledger = await uow.ledgers.load(job.state.user_id)
+                    await uow.lock_account(job.state.user_id)
+                    ledger = await uow.ledgers.load(job.state.user_id, job_ids=(job_id,))
                     charged = 0
                     if self._refunds.settlement_for(failure.error_class) is Settlement.CAPTURE:
                         charged = job.state.estimated_credits

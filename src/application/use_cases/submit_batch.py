@@ -67,7 +67,8 @@ class SubmitBatch:
         async def attempt() -> BatchResult:
             now = self._clock.now()
             async with self._uow() as uow:
-                ledger = await uow.ledgers.load(cmd.user_id)
+                await uow.lock_account(cmd.user_id)
+                ledger = await uow.ledgers.load(cmd.user_id, job_ids=[job_id for job_id, *_ in planned])
                 balance = ledger.balance
                 if total > balance.available:
                     raise InsufficientCredits(cmd.user_id, total, balance.available,

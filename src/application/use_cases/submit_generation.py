@@ -94,12 +94,13 @@ class SubmitGeneration:
         async def attempt() -> SubmitResult:
             now = self._clock.now()
             async with self._uow() as uow:
+                await uow.lock_account(cmd.user_id)
                 existing = await self._existing(uow, cmd, job_id)
                 if existing is not None:
                     balance = (await uow.ledgers.load(cmd.user_id)).balance
                     return SubmitResult(job=existing.state, balance=balance, created=False)
                 await self._check_parent(uow, cmd)
-                ledger = await uow.ledgers.load(cmd.user_id)
+                ledger = await uow.ledgers.load(cmd.user_id, job_ids=(job_id,))
                 ledger.reserve(job_id, credits, expires_at=now + self._ttl, now=now)
                 job = Job.submit(JobState(
                     id=job_id, user_id=cmd.user_id, prompt=cmd.prompt, model=spec.name,

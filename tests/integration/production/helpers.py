@@ -13,6 +13,10 @@ from entrypoints.container import AppContainer, build_container
 from entrypoints.settings import Settings
 
 
+#: The ledger key of the production-profile tests (production requires IMAGEGEN_LEDGER_KEY).
+TEST_LEDGER_KEY = b"test-ledger-key-" + b"0" * 16
+
+
 class RecordingQueue:
     """A TaskQueue that remembers what it was sent; `broken` makes it refuse like a dead Redis."""
 
@@ -29,6 +33,7 @@ class RecordingQueue:
 def production_container(database_url: str, tmp: Path, *, queue: Any = None,
                          **overrides: Any) -> AppContainer:
     """A production container on `database_url`, storing images on local disk under `tmp`."""
+    overrides.setdefault("ledger_key", TEST_LEDGER_KEY)
     settings = Settings.from_env({"IMAGEGEN_PROFILE": "production"}, database_url=database_url,
                                  home=tmp, **overrides)
     container = build_container(settings)

@@ -92,7 +92,7 @@ async def test_a_job_whose_worker_was_killed_completes_once_on_another_worker(
            "IMAGEGEN_HOME": str(tmp_path), "IMAGEGEN_S3_BUCKET": bucket,
            "IMAGEGEN_S3_ENDPOINT_URL": endpoint, "IMAGEGEN_S3_REGION": REGION,
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "IMAGEGEN_LOG_LEVEL": "info"}
+           "IMAGEGEN_LOG_LEVEL": "info", "IMAGEGEN_LEDGER_KEY": "k" * 32}
     api = production_container(migrated_postgres, tmp_path, redis_url=redis_url,
                                queue_name=env["IMAGEGEN_QUEUE_NAME"])
     engine = api.adapters.engine()

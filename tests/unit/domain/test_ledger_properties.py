@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from domain.credits import CreditLedger, LedgerSnapshot
+from domain.credits import SettledReservation, CreditLedger, LedgerSnapshot
 from domain.errors import (
     DomainError,
     InsufficientCredits,
@@ -150,7 +150,7 @@ class CreditLedgerMachine(RuleBasedStateMachine):
         expires_at = now + timedelta(seconds=ttl_s)
         call = partial(self.ledger.reserve, job, amount, expires_at=expires_at, now=now)
         books = self.books
-        if amount <= 0:
+        if amount < 0:  # 0 is a free model's reservation
             self._expect_error(ValueError, call)
         elif job in books.open:
             if books.open[job][0] == amount:
@@ -284,6 +284,18 @@ class CreditLedgerMachine(RuleBasedStateMachine):
             assert restored.version == self.ledger.version
             assert restored.last_hash == self.ledger.last_hash
             assert restored.snapshot() == snapshot
+
+    @invariant()
+    def a_snapshot_told_its_settled_reservations_still_knows_them(self) -> None:
+        """Item 19: an identical second settlement is a no-op, a different one a conflict."""
+        settled = [SettledReservation(job_id=job, captured=captured, released=0)
+                   for job, captured in self.books.settled.items()]
+        for job, captured in self.books.settled.items():
+            restored = CreditLedger.from_snapshot(self.ledger.snapshot(), settled=settled)
+            restored.capture(job, captured, now=self.now)
+            assert restored.pending_events == []
+            with pytest.raises(ReservationConflict):
+                restored.capture(job, captured + 1, now=self.now)
 
 
 CreditLedgerMachine.TestCase.settings = settings(

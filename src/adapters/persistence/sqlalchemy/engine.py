@@ -3,18 +3,23 @@ driver errors into the application's errors.
 
 SQLite connections run in WAL mode with a busy timeout and foreign keys on. The driver's
 default transaction handling is kept: a unit of work's reads before its first write run outside
-a transaction, and its first write opens one and takes SQLite's single write lock, waiting up
-to the busy timeout. Every write we make is a compare-and-set or an atomic increment, so this
-costs no correctness and lets readers run beside the writer.
+a transaction, and its first write opens one and takes SQLite's single write lock. Within a
+process, units of work write one at a time (ADR 0046): before its first write, or when it locks
+an account, a unit queues on the engine's `SqliteWriter` (an asyncio lock, no timeout and no
+busy-handler back-off), so a unit holding the write lock for longer than the busy timeout
+delays the others instead of failing them. Readers run beside the writer on their own pooled
+connections. The busy timeout is left for writers in other processes (a CLI beside the server).
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Executable, event
+from sqlalchemy import Executable, event, literal, select
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -56,6 +61,49 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+class SqliteWriter:
+    """One writing unit of work at a time on a SQLite engine, in this process (ADR 0046).
+
+    Waiters queue in FIFO order on an asyncio lock. A task that already holds it may take it
+    again (a unit opened inside another unit of the same task), which keeps such nesting as it
+    was rather than deadlocking it.
+    """
+
+    __slots__ = ("_lock", "_owner", "_depth")
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._depth = 0
+
+    async def acquire(self) -> None:
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            self._depth += 1
+            return
+        await self._lock.acquire()
+        self._owner, self._depth = task, 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+            self._lock.release()
+
+
+_writers: weakref.WeakKeyDictionary[Any, SqliteWriter] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer(engine: AsyncEngine) -> SqliteWriter | None:
+    """The writer lock of a SQLite `engine`; None for other databases."""
+    if engine.dialect.name != "sqlite":
+        return None
+    writer = _writers.get(engine.sync_engine)
+    if writer is None:
+        writer = _writers[engine.sync_engine] = SqliteWriter()
+    return writer
 
 
 async def create_schema(engine: AsyncEngine, *, migrations: bool = True) -> None:
@@ -106,11 +154,13 @@ class GuardedConnection:
     """A unit's connection as its repositories see it: statements run with driver errors
     translated, and any `ConcurrencyConflict` dooms the unit (see `ConflictGuard`)."""
 
-    __slots__ = ("_conn", "_guard")
+    __slots__ = ("_conn", "_guard", "_before_write")
 
-    def __init__(self, conn: AsyncConnection, guard: ConflictGuard) -> None:
+    def __init__(self, conn: AsyncConnection, guard: ConflictGuard,
+                 before_write: Any = None) -> None:
         self._conn = conn
         self._guard = guard
+        self._before_write = before_write  # awaited before each INSERT/UPDATE/DELETE (SQLite)
 
     @property
     def dialect_name(self) -> str:
@@ -119,12 +169,23 @@ class GuardedConnection:
     async def execute(self, action: str, statement: Executable,
                       parameters: list[dict[str, Any]] | None = None) -> CursorResult[Any]:
         """Run `statement` (for `parameters`, if given); errors as in `translated_errors`."""
+        if self._before_write is not None and getattr(statement, "is_dml", False):
+            await self._before_write()
         try:
             with translated_errors(action):
                 return await self._conn.execute(statement, parameters)
         except ConcurrencyConflict as exc:
             self._guard.record(exc)
             raise
+
+    async def driver_connection(self) -> Any:
+        """The driver's own connection (asyncpg's on Postgres) inside this unit's transaction."""
+        raw = await self._conn.get_raw_connection()
+        driver = raw.driver_connection
+        if not getattr(driver, "is_in_transaction", lambda: True)():
+            with translated_errors("begin a transaction"):  # the dialect begins lazily
+                await self._conn.execute(select(literal(1)))
+        return driver
 
     def conflict(self, message: str) -> ConcurrencyConflict:
         """A conflict found by the caller (a compare-and-set that matched no row), recorded."""

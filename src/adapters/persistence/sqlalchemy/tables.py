@@ -152,6 +152,9 @@ balances = Table(
     Column("lifetime_spent", BigInteger, nullable=False),
     Column("snapshot", Text, nullable=False),  # msgspec JSON of domain.credits.LedgerSnapshot
     Column("updated_at", UtcDateTime, nullable=False),
+    # "hmac-sha256" once the account's chain is keyed; "sha256" for a chain written before the
+    # ledger key existed, until it is re-sealed (ADR 0047). The audit fails any "sha256" row.
+    Column("chain_kind", String(16), nullable=False, server_default="sha256"),
 )
 
 images = Table(
@@ -199,3 +202,4 @@ from adapters.persistence.sqlalchemy import tables_outbox  # noqa: E402,F401
 from adapters.persistence.sqlalchemy import tables_requests  # noqa: E402,F401
 from adapters.persistence.sqlalchemy import tables_webhooks  # noqa: E402,F401
 from adapters.persistence.sqlalchemy import tables_client_webhooks  # noqa: E402,F401
+from adapters.persistence.sqlalchemy import tables_ledger  # noqa: E402,F401

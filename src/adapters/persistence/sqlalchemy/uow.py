@@ -1,8 +1,11 @@
 """The SQL unit of work: one pooled connection and one transaction per `async with`.
 
 Every repository of a unit shares its connection, so what a unit writes commits or rolls back
-together. Leaving the block without `commit()` rolls back. Job events of the jobs the unit
-added or saved are written to the outbox (topic `job.event`) in the same transaction, so their
+together. `lock_account` serialises the units that write one account's ledger (ADR 0045): the
+`balances` row ``FOR UPDATE`` on Postgres; on SQLite the engine's single writer (ADR 0046) and
+``BEGIN IMMEDIATE``. On SQLite every unit also queues on that writer before its first write.
+Ledger events are sealed with HMAC-SHA256 under `ledger_key` (ADR 0047). Leaving the block
+without `commit()` rolls back. Job events of the jobs the unit added or saved are written to the outbox (topic `job.event`) in the same transaction, so their
 side effects (client webhooks) cannot be lost between the commit and the code after it
 (ADR 0051); they also become available from `collect_new_events()` once the commit has
 succeeded, for in-process watchers. A commit whose outcome is unknown (the connection dropped
@@ -17,8 +20,14 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.ledger_chain import hmac_chain
 from adapters.persistence import ConflictGuard, JobEventCollector, new_message_id
-from adapters.persistence.sqlalchemy.engine import GuardedConnection, connect, translated_errors
+from adapters.persistence.sqlalchemy.engine import (
+    GuardedConnection,
+    connect,
+    sqlite_writer,
+    translated_errors,
+)
 from adapters.persistence.sqlalchemy.batches import SqlAlchemyBatchRepository
 from adapters.persistence.sqlalchemy.images import SqlAlchemyImageRepository
 from adapters.persistence.sqlalchemy.jobs import SqlAlchemyJobRepository
@@ -53,11 +62,16 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     """Use a fresh instance per unit (see `SqlAlchemyUnitOfWorkFactory`)."""
 
     def __init__(self, engine: AsyncEngine, *, signal: object | None = None,
-                 faults: CommitFaults | None = None) -> None:
-        """`signal` (an `OutboxSignal`) is notified after a commit that added outbox messages."""
+                 faults: CommitFaults | None = None, ledger_key: bytes = b"") -> None:
+        """`signal` (an `OutboxSignal`) is notified after a commit that added outbox messages.
+        `ledger_key` keys the ledger's hash chain; the wiring always passes the deployment's
+        key (an empty key, for tests, still makes an HMAC chain)."""
         self._engine = engine
         self._signal = signal
         self._faults = faults
+        self._hasher = hmac_chain(ledger_key)
+        self._writer = sqlite_writer(engine)
+        self._writing = False
         self._conn: AsyncConnection | None = None
         self._events = JobEventCollector()
         self._guard = ConflictGuard()
@@ -75,9 +89,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise
         self._conn = conn
         self._guard.reset()
-        db = GuardedConnection(conn, self._guard)
+        db = GuardedConnection(conn, self._guard,
+                               self._take_writer if self._writer is not None else None)
+        self._db = db
         self.jobs = SqlAlchemyJobRepository(db, self._events.track)
-        self.ledgers = SqlAlchemyLedgerStore(db)
+        self.ledgers = SqlAlchemyLedgerStore(db, self._hasher)
         self.images = SqlAlchemyImageRepository(db)
         self.quotas = SqlAlchemyQuotaRepository(db)
         self.users = SqlAlchemyUserRepository(db)
@@ -98,7 +114,33 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if exc[0] is None:  # otherwise keep the error that is already on its way out
                 raise
         finally:
-            await conn.close()
+            try:
+                await conn.close()
+            finally:
+                self._release_writer()
+
+    async def lock_account(self, account_id: str) -> None:
+        """Serialise with every other unit writing `account_id` (see the module docstring)."""
+        if self._conn is None:
+            raise RuntimeError("lock_account() outside `async with`")
+        if self._writer is None:
+            await self.ledgers.lock(account_id)
+            return
+        await self._take_writer()
+        raw = await self._conn.get_raw_connection()
+        if not raw.driver_connection.in_transaction:
+            with translated_errors(f"lock account {account_id}"):
+                await self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    async def _take_writer(self) -> None:
+        if not self._writing and self._writer is not None:
+            await self._writer.acquire()
+            self._writing = True
+
+    def _release_writer(self) -> None:
+        if self._writing and self._writer is not None:
+            self._writing = False
+            self._writer.release()
 
     async def commit(self) -> None:
         """Commit; `ConcurrencyConflict` if a store of this unit lost a race (nothing is
@@ -119,6 +161,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
                     await self._faults.after_commit(events)
         except ServiceUnavailable as exc:  # COMMIT was sent; it may have taken effect
             raise CommitOutcomeUnknown(f"the outcome of a commit is unknown: {exc}") from exc
+        self._release_writer()
         self._events.committed()
         if self.outbox.added_unclaimed and self._signal is not None:
             self._signal.notify()  # type: ignore[attr-defined]
@@ -131,8 +174,33 @@ class SqlAlchemyUnitOfWorkFactory:
     """A `UnitOfWorkFactory`: a new `SqlAlchemyUnitOfWork` on the same engine per call."""
 
     def __init__(self, engine: AsyncEngine, *, signal: object | None = None,
-                 faults: CommitFaults | None = None) -> None:
+                 faults: CommitFaults | None = None, ledger_key: bytes = b"") -> None:
         self.engine, self.signal, self.faults = engine, signal, faults
+        self.ledger_key = ledger_key
 
     def __call__(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self.engine, signal=self.signal, faults=self.faults)
+        return SqlAlchemyUnitOfWork(self.engine, signal=self.signal, faults=self.faults,
+                                    ledger_key=self.ledger_key)
+
+
+async def reseal_unkeyed_ledgers(engine: AsyncEngine, ledger_key: bytes) -> int:
+    """Re-seal with `ledger_key` every account whose chain is still unkeyed and verifies
+    (ADR 0047), each in its own unit under the account's lock; return how many were re-sealed.
+    Accounts that do not verify are left unkeyed, so the audit keeps reporting them."""
+    from sqlalchemy import select
+
+    from adapters.ledger_chain import UNKEYED_CHAIN
+    from adapters.persistence.sqlalchemy.ledger import reseal_unkeyed
+    from adapters.persistence.sqlalchemy.tables import balances
+
+    async with SqlAlchemyUnitOfWork(engine, ledger_key=ledger_key) as uow:
+        query = select(balances.c.account_id).where(balances.c.chain_kind == UNKEYED_CHAIN)
+        ids = list((await uow._db.execute("list unkeyed ledgers", query)).scalars())
+    resealed = 0
+    for account_id in ids:
+        async with SqlAlchemyUnitOfWork(engine, ledger_key=ledger_key) as uow:
+            await uow.lock_account(account_id)
+            if await reseal_unkeyed(uow._db, account_id, uow.ledgers.hasher):
+                await uow.commit()
+                resealed += 1
+    return resealed
