@@ -61,8 +61,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1024 * 1024
     stats_sample_limit: int = 10_000
     # --- abuse limits (issue 11, ADR 0080-0084) ---
-    rate_limit_pool_size: int = 20  # the limiter's own Redis connections; exhausted -> 503
-    rate_limit_pool_timeout_s: float = 0.05  # wait for a free one, then refuse
+    rate_limit_pool_size: int = 50  # the limiter's own Redis connections; exhausted -> 503
+    rate_limit_pool_timeout_s: float = 1.0  # wait for a free one, then refuse (503)
     sse_max_streams_per_key: int = 20  # open /v1/jobs/{id}/events streams per API key (per process)
     sse_max_duration_s: float = 600.0  # then a final `timeout` event ends the stream
     sse_heartbeat_s: float = 15.0
