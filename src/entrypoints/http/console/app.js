@@ -31,7 +31,7 @@ function h(tag, attrs, ...children) {
 }
 
 function append(el, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -246,8 +246,9 @@ async function renderPlayground(main, params) {
     sizeWrap.replaceChildren(field("Size", sizeControl(), m.sizes.length ? "" : "WIDTHxHEIGHT"),
       h("datalist", { id: "size-list" }, ["256x256", "512x512", "1024x1024", "1536x1024", "1024x1536"]
         .map((s) => h("option", { value: s }))));
-    modelInfo.textContent = `${m.creditsPerImage} credits per image up to one megapixel, ` +
-      `${m.creditsPerImageHighRes} above; up to ${m.maxN} per request; ` +
+    const plural = (k) => `${k} credit${k === 1 ? "" : "s"}`;
+    modelInfo.textContent = `${plural(m.creditsPerImage)} per image up to one megapixel, ` +
+      `${plural(m.creditsPerImageHighRes)} above; up to ${m.maxN} per request; ` +
       (m.supportsEdit ? "accepts an input image." : "no edits.");
     image.disabled = mask.disabled = !m.supportsEdit;
     updateEstimate();
@@ -317,22 +318,25 @@ function watchJob(panel, jobId) {
   const cancel = h("button", { type: "button", class: "danger", id: "cancel-job" }, "Cancel");
   const retry = h("button", { type: "button", class: "ghost", id: "retry-job", disabled: true }, "Retry");
   const problems = h("div", { "aria-live": "assertive" });
+  const previewTitle = h("h2", { class: "hint", hidden: true }, "Previews");
   panel.hidden = false;
   panel.replaceChildren(h("h2", {}, "Job ", jobLink(jobId)), bar, line,
     h("div", { class: "actions" }, cancel, retry), problems,
-    h("h2", { class: "hint" }, "Previews"), previews, h("h2", {}, "Images"), images);
+    previewTitle, previews, h("h2", {}, "Images"), images);
 
   let finished = false;
   const shownPreviews = new Set();
   function showPreview(url) {
     if (!url || shownPreviews.has(url)) return;
     shownPreviews.add(url);
+    previewTitle.hidden = false;
     previews.append(h("figure", {}, h("img", { src: url, alt: "Preview", class: "preview-image" })));
   }
   async function refresh() {
     const job = await api(`/v1/jobs/${encodeURIComponent(jobId)}`, { signal: abort.signal });
     bar.value = job.progress.percent;
-    const parts = [`${job.progress.percent} %`, job.status, job.progress.step].filter(Boolean);
+    const step = job.progress.step && job.progress.step !== job.status ? job.progress.step : null;
+    const parts = [`${job.progress.percent} %`, step].filter(Boolean);
     if (job.status === "queued") parts.push(`queue position ${job.queuePosition}`);
     if (job.etaSeconds !== null && job.etaSeconds !== undefined && !TERMINAL.has(job.status))
       parts.push(`ETA ${job.etaSeconds} s`);
@@ -523,24 +527,24 @@ function s(tag, attrs, ...children) {
 }
 
 function barChart(title, points, format, alt) {
-  const width = 560, rowH = 26, left = 150, height = Math.max(1, points.length) * rowH + 10;
+  const width = 560, rowH = 30, left = 170, height = Math.max(1, points.length) * rowH + 10;
   const max = Math.max(1, ...points.map((p) => p.value));
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": title }, s("title", {}, title));
   points.forEach((p, i) => {
     const y = 5 + i * rowH;
-    const w = Math.max(1, (p.value / max) * (width - left - 70));
-    svg.append(s("text", { x: left - 6, y: y + 16, "text-anchor": "end" }, p.label),
+    const w = Math.max(1, (p.value / max) * (width - left - 90));
+    svg.append(s("text", { x: left - 6, y: y + 19, "text-anchor": "end" }, p.label),
       s("rect", { class: alt ? "bar alt" : "bar", x: left, y: y + 3, width: w, height: rowH - 8, rx: 3 },
         s("title", {}, `${p.label}: ${format(p.value)}`)),
-      s("text", { x: left + w + 6, y: y + 16 }, format(p.value)));
+      s("text", { x: left + w + 6, y: y + 19 }, format(p.value)));
   });
   if (!points.length) svg.append(s("text", { x: 10, y: 20 }, "No data in this window."));
   return h("figure", { class: "panel" }, h("figcaption", {}, h("strong", {}, title)), svg);
 }
 
 function columnChart(title, points, format, alt) {
-  const width = 560, height = 200, bottom = 30, top = 16;
+  const width = 560, height = 220, bottom = 30, top = 22;
   const max = Math.max(1, ...points.map((p) => p.value));
   const slot = (width - 20) / Math.max(1, points.length);
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
@@ -552,10 +556,10 @@ function columnChart(title, points, format, alt) {
     svg.append(s("rect", { class: alt ? "bar alt" : "bar", x: x + slot * 0.15, y: height - bottom - hgt,
       width: slot * 0.7, height: hgt, rx: 2 }, s("title", {}, `${p.label}: ${format(p.value)}`)));
     if (points.length <= 10 || i % Math.ceil(points.length / 8) === 0)
-      svg.append(s("text", { x: x + slot / 2, y: height - bottom + 14, "text-anchor": "middle" },
+      svg.append(s("text", { x: x + slot / 2, y: height - bottom + 18, "text-anchor": "middle" },
         p.label.slice(5)));
   });
-  svg.append(s("text", { x: 12, y: 12 }, `max ${format(max)}`));
+  svg.append(s("text", { x: 12, y: 14 }, `max ${format(max)}`));
   if (!points.length) svg.append(s("text", { x: 20, y: 60 }, "No data in this window."));
   return h("figure", { class: "panel" }, h("figcaption", {}, h("strong", {}, title)), svg);
 }
@@ -596,7 +600,7 @@ async function renderStats(main, params) {
     byDay.set(row.day, d);
   }
   const dayList = [...byDay.keys()].sort();
-  main.append(h("div", { class: "grid", id: "stats-charts" },
+  main.append(h("div", { class: "charts", id: "stats-charts" },
     barChart("Credits by model", r.byModel.map((m) => ({ label: m.model, value: m.creditsSpent })), String),
     barChart("Provider cost by model", r.byModel.map((m) => ({ label: m.model, value: m.providerCostMicros })),
       dollars, true),
@@ -770,7 +774,11 @@ async function renderAdmin(main) {
         });
         kList.append(h("div", { class: "actions" }, revoke, rotate));
       }
-    } catch (err) { kList.append(errorLine(err)); }
+    } catch (err) {
+      const missing = err.status === 404 && err.body && err.body.error && err.body.error.type !== "not_found";
+      kList.append(errorLine(missing ? new Error("This server has no key routes yet " +
+        "(GET /v1/admin/keys answered 404).") : err));
+    }
   }
   keys.addEventListener("submit", (ev) => { ev.preventDefault(); kOut.replaceChildren(); loadKeys(); });
   keys.querySelector("#keys-create").addEventListener("click", async () => {
@@ -803,6 +811,8 @@ async function route() {
   document.getElementById("sign-out").hidden = !signedIn;
   document.getElementById("nav-admin").hidden = sessionStorage.getItem(ADMIN_STORE) !== "1";
   main.replaceChildren();
+  delete main.dataset.ready;
+  delete main.dataset.failed;
   const name = signedIn ? (parts[0] || "playground") : "signin";
   for (const a of document.querySelectorAll("#nav a"))
     if (a.getAttribute("href") === `#/${name}`) a.setAttribute("aria-current", "page");
@@ -812,10 +822,11 @@ async function route() {
     if (name === "signin") await renderSignIn(main);
     else if (name === "jobs" && parts[1]) await renderJob(main, params, decodeURIComponent(parts[1]));
     else await (ROUTES[name] || renderPlayground)(main, params);
-    main.dataset.ready = name;
+    main.dataset.ready = name === "jobs" && parts[1] ? "job" : name;
   } catch (err) {
     if (err.name === "AbortError") return;
     main.append(errorLine(err));
+    main.dataset.failed = "true";
     main.dataset.ready = name;
   }
   if (name !== "signin" && name !== "playground") main.focus();

@@ -1,0 +1,289 @@
+"""The web console in a real browser: Debian's Chromium, driven headless by Playwright.
+
+A real `imagegen serve` (embedded profile, `local` provider with a little latency so progress
+is visible) runs on a free port with its own IMAGEGEN_HOME. The test signs in, generates an
+image, watches the progress bar reach 100 %, checks the image's natural size, then finds the
+charge on the job page and in the credits ledger, and visits every other page. Screenshots of
+each page go to `test-artifacts/console/` (or $IMAGEGEN_TEST_ARTIFACTS). Without Chromium the
+test skips, unless IMAGEGEN_REQUIRE_SERVICES=1 (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.services import unavailable
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[3]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SIZE = 512
+
+
+def _chromium() -> str:
+    path = os.environ.get("IMAGEGEN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        unavailable("no Chromium installed (apt-get install chromium); the browser test needs it")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("the playwright package is not installed (uv sync)")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], env=env, check=True,
+                          capture_output=True, text=True, timeout=60)
+    return done.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Server:
+    base_url: str
+    user_key: str
+    admin_key: str
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("console-home")
+    port = _free_port()
+    env = {**os.environ, "IMAGEGEN_HOME": str(home), "IMAGEGEN_PROFILE": "embedded",
+           "IMAGEGEN_LOCAL_LATENCY_S": "1.5", "IMAGEGEN_LOG_LEVEL": "warning",
+           "IMAGEGEN_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+    env.pop("DATABASE_URL", None)
+    env.pop("IMAGEGEN_DATABASE_URL", None)
+    user_key = _cli(env, "keys", "create", "--user", "console-user")
+    admin_key = _cli(env, "keys", "create", "--user", "console-admin", "--admin")
+    _cli(env, "credits", "grant", "--user", "console-user", "--amount", "100")
+    log = (home / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"imagegen serve did not start: {(home / 'serve.log').read_text()}")
+            time.sleep(0.2)
+        yield Server(base_url=base, user_key=user_key, admin_key=admin_key)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("IMAGEGEN_TEST_ARTIFACTS") or REPO / "test-artifacts") / "console"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(server: Server) -> Iterator[Any]:
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        problems: list[str] = []
+        # Error statuses the console expects (a refused key, the admin probe) are logged as
+        # "Failed to load resource"; anything else (a script error, a CSP refusal) is a problem.
+        tab.on("console", lambda m: problems.append(m.text) if m.type == "error"
+               and not m.text.startswith("Failed to load resource") else None)
+        tab.on("pageerror", lambda e: problems.append(str(e)))
+        tab.problems = problems  # type: ignore[attr-defined]
+        try:
+            yield tab
+        finally:
+            browser.close()
+
+
+def _ready(page: Any, name: str) -> None:
+    page.wait_for_selector(f"main[data-ready='{name}']")
+    assert page.locator("main[data-failed]").count() == 0, page.inner_text("main")
+
+
+def _unlabelled_fields(page: Any) -> list[str]:
+    return page.evaluate("""() => [...document.querySelectorAll('main input, main select, main textarea')]
+        .filter(el => el.type !== 'hidden' && !el.labels.length && !el.getAttribute('aria-label'))
+        .map(el => el.id || el.name || el.outerHTML)""")
+
+
+def _sign_in(page: Any, server: Server, key: str) -> None:
+    page.goto(f"{server.base_url}/console")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    _ready(page, "playground")
+
+
+def test_sign_in_generate_watch_and_find_the_charge(page: Any, server: Server, artifacts: Path) -> None:
+    started = time.monotonic()
+    page.goto(f"{server.base_url}/console")
+    _ready(page, "signin")
+    page.screenshot(path=artifacts / "signin.png")
+    page.get_by_label("API key").fill("ig_not_a_key")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("text=That key was not accepted.")
+    _sign_in(page, server, server.user_key)
+    assert _unlabelled_fields(page) == []
+
+    page.get_by_label("Prompt").fill("a lighthouse at dusk, oil painting")
+    page.locator("#size").fill(f"{SIZE}x{SIZE}")
+    page.get_by_label("Images (n)").fill("1")
+    page.get_by_label("Seed").fill("7")
+    assert page.locator("#estimate").inner_text().startswith("Estimate: 1 credit (")
+    page.get_by_role("button", name="Generate").click()
+
+    seen: list[int] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        value = page.evaluate("() => document.querySelector('#job-progress')?.value ?? null")
+        if value is not None and (not seen or seen[-1] != value):
+            seen.append(int(value))
+        if seen and seen[-1] == 100:
+            break
+        time.sleep(0.05)
+    assert seen and seen[-1] == 100, (seen, page.inner_text("main"), page.problems)
+    assert min(seen) < 100, f"the bar never showed the job unfinished: {seen}"
+    page.wait_for_selector("#watch[data-status='completed']")
+    assert "completed" in page.locator("#progress-text").inner_text()
+
+    page.wait_for_function("""() => { const img = document.querySelector('#job-images img');
+        return img && img.complete && img.naturalWidth > 0; }""")
+    natural = page.evaluate("""() => { const img = document.querySelector('#job-images img');
+        return [img.naturalWidth, img.naturalHeight]; }""")
+    assert natural == [SIZE, SIZE]
+    page.screenshot(path=artifacts / "playground.png")
+    if os.environ.get("IMAGEGEN_CONSOLE_DOCS_SCREENSHOT"):  # refresh docs/console-playground.png
+        page.screenshot(path=REPO / "docs" / "console-playground.png")
+    job_id = page.locator("#watch h2 a").inner_text()
+
+    page.locator("#watch h2 a").click()
+    _ready(page, "job")
+    facts = dict(zip(page.locator("#job-facts dt").all_inner_texts(),
+                     page.locator("#job-facts dd").all_inner_texts(), strict=True))
+    assert facts.get("Credits estimated") == "1" and facts.get("Credits charged") == "1", (facts, page.inner_text("main"))
+    assert facts["Attempts"] == "1" and facts["Failure class"] == "—"
+    timeline = page.locator("#job-timeline li").all_inner_texts()
+    assert timeline[0].startswith("queued") and timeline[-1].startswith("completed")
+    page.wait_for_function("() => document.querySelector('#job-images img')?.naturalWidth > 0")
+    page.screenshot(path=artifacts / "job.png", full_page=True)
+
+    page.get_by_role("link", name="Credits").click()
+    _ready(page, "credits")
+    rows = page.locator("#ledger tbody tr").all_inner_texts()
+    charge = [r for r in rows if "reservation captured" in r and job_id in r]
+    assert charge, rows
+    assert "\t1\t" in charge[0]
+    assert page.locator("#balance .card .value").first.inner_text() == "99"  # 100 starter credits - 1
+    page.screenshot(path=artifacts / "credits.png", full_page=True)
+
+    # Cancel a running job, then retry it: the retry is watched to completion in its place.
+    page.get_by_role("link", name="Playground").click()
+    _ready(page, "playground")
+    page.get_by_label("Prompt").fill("a job to cancel")
+    page.locator("#size").fill("64x64")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector("#watch h2 a")
+    cancelled_id = page.locator("#watch h2 a").inner_text()
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_selector("#watch[data-status='cancelled']")
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_function(f"() => document.querySelector('#watch h2 a').textContent !== '{cancelled_id}'")
+    page.wait_for_selector("#watch[data-status='completed'] #job-images img")
+    assert page.locator("#job-progress").evaluate("el => el.value") == 100
+
+    for name, check in (("jobs", "#jobs-list tbody tr"), ("gallery", "#gallery img"),
+                        ("stats", "#stats-charts svg"), ("webhooks", "#webhook-endpoints")):
+        page.get_by_role("link", name=name.capitalize()).click()
+        _ready(page, name)
+        page.wait_for_selector(check)
+        assert _unlabelled_fields(page) == [], name
+        if name == "webhooks":
+            page.get_by_label("URL").fill("https://127.0.0.1:9/imagegen-hook")
+            page.get_by_role("button", name="Add endpoint").click()
+            assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
+            page.wait_for_selector("#webhook-endpoints td:has-text('https://127.0.0.1:9/imagegen-hook')")
+        if name == "gallery":
+            page.wait_for_function("""() => { const all = [...document.querySelectorAll('#gallery img')];
+                return all.length === 2 && all.every(i => i.complete && i.naturalWidth > 0); }""")
+            widths = page.evaluate("() => [...document.querySelectorAll('#gallery img')].map(i => i.naturalWidth)")
+            assert widths == [64, SIZE]  # the retried job (newest first), then the first one
+        page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+    assert page.problems == []  # type: ignore[attr-defined]  # no script error, no CSP refusal
+    print(f"browser walk-through took {time.monotonic() - started:.1f} s")
+
+
+def test_admin_grants_credits_and_pages_read_at_phone_width(page: Any, server: Server,
+                                                            artifacts: Path) -> None:
+    _sign_in(page, server, server.admin_key)
+    page.get_by_role("link", name="Admin").click()
+    _ready(page, "admin")
+    assert _unlabelled_fields(page) == []
+    page.locator("#grant-user").fill("console-user")
+    page.locator("#grant-amount").fill("25")
+    page.get_by_role("button", name="Grant", exact=True).click()
+    page.wait_for_selector("text=console-user now has")
+    page.wait_for_selector("#admin-balances td:has-text('console-user')")
+    page.locator("#keys-user").fill("console-user")
+    page.get_by_role("button", name="List keys").click()
+    page.wait_for_selector("#keys-list table, #keys-list .error")  # the ops routes may be absent
+    page.screenshot(path=artifacts / "admin.png", full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name in ("playground", "jobs", "credits", "admin"):
+        page.goto(f"{server.base_url}/console#/{name}")
+        _ready(page, name)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{name} scrolls sideways at phone width by {overflow}px"
+    page.goto(f"{server.base_url}/console#/playground")
+    _ready(page, "playground")
+    page.screenshot(path=artifacts / "playground-phone.png", full_page=True)
+
+    page.reload()
+    _ready(page, "playground")
+    page.keyboard.press("Tab")  # the skip link comes first, then the brand and the navigation
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    hrefs = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        hrefs.append(page.evaluate("() => document.activeElement.getAttribute('href')"))
+    assert hrefs[1:8] == ["#/playground", "#/jobs", "#/gallery", "#/credits", "#/stats",
+                          "#/webhooks", "#/admin"], hrefs
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # past "Sign out": the first form field
+    assert page.evaluate("() => document.activeElement.id") == "prompt"
+    assert page.problems == []  # type: ignore[attr-defined]
