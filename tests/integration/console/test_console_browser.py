@@ -10,6 +10,7 @@ test skips, unless IMAGEGEN_REQUIRE_SERVICES=1 (CI), where it fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -51,10 +52,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], env=env, check=True,
-                          capture_output=True, text=True, timeout=60)
-    return done.stdout.strip().splitlines()[-1]
+async def _provision(home: Path) -> tuple[str, str]:
+    """Keys of a user (with 100 credits) and of an admin, made before the server starts."""
+    from entrypoints.container import build_container
+    from entrypoints.settings import Settings
+
+    container = build_container(Settings.from_env({"IMAGEGEN_HOME": str(home)}))
+    await container.start(run_worker=False)
+    try:
+        user = await container.use_cases.create_api_key()("console-user")
+        admin = await container.use_cases.create_api_key()("console-admin", admin=True)
+        await container.use_cases.grant_credits()("console-user", 100, "console test")
+        return user.secret, admin.secret
+    finally:
+        await container.close()
 
 
 @dataclass
@@ -73,9 +84,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
            "IMAGEGEN_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
     env.pop("DATABASE_URL", None)
     env.pop("IMAGEGEN_DATABASE_URL", None)
-    user_key = _cli(env, "keys", "create", "--user", "console-user")
-    admin_key = _cli(env, "keys", "create", "--user", "console-admin", "--admin")
-    _cli(env, "credits", "grant", "--user", "console-user", "--amount", "100")
+    user_key, admin_key = asyncio.run(_provision(home))
     log = (home / "serve.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1",
                              "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -186,6 +195,7 @@ def test_sign_in_generate_watch_and_find_the_charge(page: Any, server: Server, a
     natural = page.evaluate("""() => { const img = document.querySelector('#job-images img');
         return [img.naturalWidth, img.naturalHeight]; }""")
     assert natural == [SIZE, SIZE]
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=artifacts / "playground.png")
     if os.environ.get("IMAGEGEN_CONSOLE_DOCS_SCREENSHOT"):  # refresh docs/console-playground.png
         page.screenshot(path=REPO / "docs" / "console-playground.png")

@@ -546,7 +546,7 @@ function barChart(title, points, format, alt) {
 function columnChart(title, points, format, alt) {
   const width = 560, height = 220, bottom = 30, top = 22;
   const max = Math.max(1, ...points.map((p) => p.value));
-  const slot = (width - 20) / Math.max(1, points.length);
+  const slot = Math.min(48, (width - 20) / Math.max(1, points.length));
   const svg = s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": title }, s("title", {}, title),
     s("line", { class: "axis", x1: 10, x2: width - 10, y1: height - bottom, y2: height - bottom }));
