@@ -6,18 +6,30 @@ job that can be watched over SSE (the OpenAI-compatible /v1/images/edits waits i
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from litestar import Request, post
+from litestar import Request, Response, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body
 
 from application.principal import Principal
 from domain.errors import InvalidRequest
-from entrypoints.http.schemas import Api, ErrorBody
+from entrypoints.http.errors import error_response
+from entrypoints.http.schemas import Api, ErrorBody, ErrorDetail
 
 MAX_UPLOAD_BODY = 9 * 1024 * 1024  # the use case refuses images over 8 MiB, naming the field
+
+
+@dataclass
+class UploadForm:
+    """The multipart form: a file in `image`, or in `mask`."""
+
+    image: UploadFile | None = None
+    mask: UploadFile | None = None
 
 
 class UploadOut(Api):
@@ -28,18 +40,24 @@ class UploadOut(Api):
     size_bytes: int
 
 
+def _undecodable_form(_: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[bytes]:
+    """Litestar decodes non-file form fields as UTF-8 before the handler runs; bad bytes are a 400."""
+    return error_response(400, ErrorDetail(type="invalid_request", message="body: a form field is not UTF-8",
+                                           field="body", reason="a form field is not UTF-8 text"))
+
+
 @post("/v1/uploads", status_code=201, tags=["images"], summary="Upload an input image or mask",
       request_max_body_size=MAX_UPLOAD_BODY,
+      exception_handlers={UnicodeDecodeError: _undecodable_form},
       description="multipart/form-data with one file in `image` or in `mask` (PNG, JPEG or "
                   "WebP, up to 8 MiB); use the id in `inputImageIds` or `maskImageId`.",
       responses={400: ResponseSpec(ErrorBody, description="no file, or not a decodable image")})
-async def upload_image(request: Request[Any, Any, Any], principal: NamedDependency[Principal],
-                       upload_input_image_use_case: NamedDependency[Any]) -> UploadOut:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise InvalidRequest("image", "send multipart/form-data")
-    form = await request.form()
-    field = "mask" if isinstance(form.get("mask"), UploadFile) else "image"
-    file = form.get(field)
+async def upload_image(
+    data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+    principal: NamedDependency[Principal], upload_input_image_use_case: NamedDependency[Any],
+) -> UploadOut:
+    field = "mask" if isinstance(data.mask, UploadFile) else "image"
+    file = data.mask if field == "mask" else data.image
     if not isinstance(file, UploadFile):
         raise InvalidRequest("image", "required: one file in `image` or `mask`")
     stored = await upload_input_image_use_case(principal.user_id, await file.read(), field=field)
