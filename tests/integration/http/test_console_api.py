@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
 from entrypoints.http.app import create_app
@@ -63,8 +62,8 @@ def test_production_img_src_is_the_configured_image_origin(env: dict[str, str], 
     settings = Settings.from_env({"IMAGEGEN_PROFILE": "production", "IMAGEGEN_S3_BUCKET": "pics",
                                   "DATABASE_URL": "postgresql://x@127.0.0.1/x", **env})
     assert image_origins(settings) == expected
-    img_src = [d for d in security_headers(settings)["Content-Security-Policy"].split("; ")
-               if d.startswith("img-src")][0]
+    img_src = next(d for d in security_headers(settings)["Content-Security-Policy"].split("; ")
+                   if d.startswith("img-src"))
     assert img_src == "img-src 'self' " + " ".join(expected)
 
 
@@ -98,8 +97,9 @@ async def test_models_lists_the_catalog_with_prices(api: Api) -> None:
 
 
 async def test_an_uploaded_image_becomes_the_input_of_an_edit_job(api: Api) -> None:
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), "red").save(buf, "PNG")
@@ -154,4 +154,3 @@ def test_the_wheel_carries_the_console_files() -> None:
 
     folder = resources.files("entrypoints.http").joinpath("console")
     assert {"index.html", "app.js", "app.css", "icon.svg"} <= {p.name for p in folder.iterdir()}
-    _ = httpx  # the ASGI client used by the fixtures above
