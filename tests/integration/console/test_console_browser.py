@@ -297,3 +297,71 @@ def test_admin_grants_credits_and_pages_read_at_phone_width(page: Any, server: S
     page.keyboard.press("Tab")  # past "Sign out": the first form field
     assert page.evaluate("() => document.activeElement.id") == "prompt"
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def _png(width: int, height: int, color: str, mode: str = "RGB") -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new(mode, (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_an_edit_with_image_and_mask_then_a_follow_up_on_its_parent(page: Any, server: Server) -> None:
+    _sign_in(page, server, server.user_key)
+    page.get_by_label("Prompt").fill("paint the sky red")
+    page.locator("#size").fill("96x64")
+    page.get_by_label("Input image").set_input_files(
+        {"name": "in.png", "mimeType": "image/png", "buffer": _png(96, 64, "navy")})
+    page.get_by_label("Mask").set_input_files(
+        {"name": "mask.png", "mimeType": "image/png", "buffer": _png(96, 64, (0, 0, 0, 0), "RGBA")})
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector("#watch[data-status='completed'] #job-images img")
+    page.locator("#watch h2 a").click()
+    _ready(page, "job")
+    facts = dict(zip(page.locator("#job-facts dt").all_inner_texts(),
+                     page.locator("#job-facts dd").all_inner_texts(), strict=True))
+    assert facts["Kind"] == "edit" and facts["Size"] == "96x64"
+    edit_id = page.locator("h1 .mono").inner_text()
+
+    page.get_by_role("link", name="Edit further (as parent)").click()
+    _ready(page, "playground")
+    assert page.get_by_label("Parent job").input_value() == edit_id
+    page.get_by_label("Prompt").fill("now add a moon")
+    page.locator("#size").fill("96x64")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector("#watch[data-status='completed'] #job-images img")
+    page.locator("#watch h2 a").click()
+    _ready(page, "job")
+    facts = dict(zip(page.locator("#job-facts dt").all_inner_texts(),
+                     page.locator("#job-facts dd").all_inner_texts(), strict=True))
+    assert facts["Parent job"] == edit_id
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_previews_and_eta_from_the_stream_are_shown(page: Any, server: Server) -> None:
+    """The SSE parser against a hand-written stream (CRLF, a comment, a multi-line event),
+    including the `preview` event whose `previewUrl` the console shows as it arrives."""
+    headers = {"Authorization": f"Bearer {server.user_key}"}
+    images = httpx.get(f"{server.base_url}/v1/jobs?status=completed&limit=1", headers=headers).json()
+    job = httpx.get(f"{server.base_url}/v1/jobs/{images['items'][0]['id']}", headers=headers).json()
+    url = httpx.get(f"{server.base_url}/v1/images/{job['images'][0]['id']}", headers=headers).json()["url"]
+    fake = {**job, "id": "job_streamed", "status": "generating", "progress": {"percent": 40,
+            "step": "Rendering"}, "queuePosition": 0, "etaSeconds": 3, "images": [], "error": None}
+    status = ('{"jobId": "job_streamed", "status": "generating",\r\ndata: "progressPercent": 40, '
+              '"step": "Rendering", "occurredAt": "2026-12-01T00:00:00Z", "terminal": false}')
+    stream = (": keep-alive\r\n\r\nevent: status\r\nid: 1\r\ndata: " + status + "\r\n\r\n"
+              'event: preview\ndata: {"jobId": "job_streamed", "previewUrl": "' + url + '"}\n\n')
+    _sign_in(page, server, server.user_key)
+    page.route("**/v1/jobs/job_streamed/events", lambda route: route.fulfill(
+        status=200, body=stream, headers={"content-type": "text/event-stream"}))
+    page.route("**/v1/jobs/job_streamed", lambda route: route.fulfill(
+        status=200, json=fake))
+    page.goto(f"{server.base_url}/console#/playground?job=job_streamed")
+    page.wait_for_function("() => document.querySelector('#previews img')?.naturalWidth > 0")
+    assert page.locator("#job-progress").evaluate("el => el.value") == 40
+    page.wait_for_selector("#progress-text:has-text('ETA 3 s')")
+    assert "Rendering" in page.locator("#progress-text").inner_text()
+    assert page.problems == []  # type: ignore[attr-defined]
