@@ -310,6 +310,9 @@ def _png(width: int, height: int, color: str, mode: str = "RGB") -> bytes:
 
 
 def test_an_edit_with_image_and_mask_then_a_follow_up_on_its_parent(page: Any, server: Server) -> None:
+    created = httpx.post(f"{server.base_url}/v1/webhooks/endpoints", json={
+        "url": "https://127.0.0.1:9/edit-hook"}, headers={"Authorization": f"Bearer {server.user_key}"})
+    assert created.status_code == 201, created.text
     _sign_in(page, server, server.user_key)
     page.get_by_label("Prompt").fill("paint the sky red")
     page.locator("#size").fill("96x64")
@@ -338,6 +341,28 @@ def test_an_edit_with_image_and_mask_then_a_follow_up_on_its_parent(page: Any, s
     facts = dict(zip(page.locator("#job-facts dt").all_inner_texts(),
                      page.locator("#job-facts dd").all_inner_texts(), strict=True))
     assert facts["Parent job"] == edit_id
+
+    page.get_by_role("link", name="Jobs").click()
+    _ready(page, "jobs")
+    page.get_by_label("Status").select_option("completed")
+    page.wait_for_url("**#/jobs?status=completed")
+    _ready(page, "jobs")
+    statuses = [r.split("\t")[1] for r in page.locator("#jobs-list tbody tr").all_inner_texts()]
+    assert len(statuses) >= 2 and set(statuses) == {"completed"}, statuses
+
+    # The endpoint made at the start got these jobs' events; its host refuses them.
+    deadline = time.monotonic() + 20
+    while True:
+        page.goto(f"{server.base_url}/console#/webhooks")
+        page.reload()
+        _ready(page, "webhooks")
+        if page.locator("#webhook-deliveries button:has-text('Attempts')").count():
+            break
+        assert time.monotonic() < deadline, "no webhook delivery was attempted"
+        time.sleep(1)
+    page.locator("#webhook-deliveries button:has-text('Attempts')").first.click()
+    page.wait_for_selector("#delivery-attempts tbody tr")
+    assert page.locator("#delivery-attempts tbody tr").first.inner_text().split("\t")[-1] == "no"
     assert page.problems == []  # type: ignore[attr-defined]
 
 
