@@ -393,3 +393,45 @@ def test_previews_and_eta_from_the_stream_are_shown(page: Any, server: Server) -
     page.wait_for_selector("#progress-text:has-text('ETA 3 s')")
     assert "Rendering" in page.locator("#progress-text").inner_text()
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_admin_key_management_speaks_the_admin_keys_contract(page: Any, server: Server) -> None:
+    """The Admin page against the /v1/admin/keys shapes (answered here by the test, so the
+    console's side of the contract is checked whether or not this build has the routes)."""
+    import json
+
+    key = {"id": "key_1", "userId": "console-user", "prefix": "ig_abcd", "state": "active",
+           "createdAt": "2026-12-01T00:00:00Z"}
+    seen: list[tuple[str, str, Any]] = []
+
+    def answer(route: Any) -> None:
+        request = route.request
+        body = json.loads(request.post_data) if request.post_data else None
+        seen.append((request.method, request.url.split("/v1/admin/keys", 1)[1], body))
+        if request.method == "GET":
+            route.fulfill(json={"items": [key]})
+        elif request.url.endswith("/rotate"):
+            route.fulfill(status=201, json={**key, "id": "key_2", "secret": "ig_rotated_secret"})
+        elif request.url.endswith("/revoke"):
+            route.fulfill(json={**key, "state": "revoked"})
+        else:
+            route.fulfill(status=201, json={**key, "id": "key_3", "secret": "ig_created_secret"})
+
+    _sign_in(page, server, server.admin_key)
+    page.route(re.compile(r".*/v1/admin/keys.*"), answer)
+    page.get_by_role("link", name="Admin").click()
+    _ready(page, "admin")
+    page.locator("#keys-user").fill("console-user")
+    page.get_by_role("button", name="List keys").click()
+    page.wait_for_selector("#keys-list td:has-text('key_1')")
+    page.get_by_role("button", name="Rotate key_1").click()
+    page.wait_for_selector(".secret:has-text('ig_rotated_secret')")
+    page.get_by_role("button", name="Revoke key_1").click()
+    page.locator("#keys-admin").check()
+    page.get_by_role("button", name="Create a key").click()
+    page.wait_for_selector(".secret:has-text('ig_created_secret')")
+    calls = [(m, path, body) for m, path, body in seen if m == "POST"]
+    assert calls == [("POST", "/key_1/rotate", None), ("POST", "/key_1/revoke", None),
+                     ("POST", "", {"userId": "console-user", "admin": True})]
+    assert ("GET", "?userId=console-user", None) in seen
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -682,12 +682,6 @@ async function renderWebhooks(main) {
 
 function resultBox() { return h("div", { "aria-live": "polite" }); }
 
-function genericTable(items) {
-  if (!items.length) return h("p", { class: "hint" }, "None.");
-  const keys = [...new Set(items.flatMap((i) => Object.keys(i)))].filter((k) => typeof items[0][k] !== "object" || items[0][k] === null);
-  return table(keys, items.map((i) => keys.map((k) => (i[k] === null || i[k] === undefined ? "—" : String(i[k])))));
-}
-
 async function renderAdmin(main) {
   main.append(h("h1", {}, "Admin"));
   if (sessionStorage.getItem(ADMIN_STORE) !== "1") {
@@ -759,21 +753,25 @@ async function renderAdmin(main) {
     try {
       const res = await api(`/v1/admin/keys${query({ userId: kUser.value })}`);
       const items = Array.isArray(res) ? res : (res.items || []);
-      kList.append(genericTable(items));
-      for (const item of items) {
-        const id = item.id || item.keyId;
-        const revoke = h("button", { type: "button", class: "danger" }, `Revoke ${id}`);
-        const rotate = h("button", { type: "button", class: "ghost" }, `Rotate ${id}`);
-        revoke.addEventListener("click", async () => {
-          try { await api(`/v1/admin/keys/${encodeURIComponent(id)}/revoke`, { method: "POST" }); await loadKeys(); }
-          catch (err) { kOut.replaceChildren(errorLine(err)); }
-        });
-        rotate.addEventListener("click", async () => {
-          try { showSecret(await api(`/v1/admin/keys/${encodeURIComponent(id)}/rotate`, { method: "POST" })); await loadKeys(); }
-          catch (err) { kOut.replaceChildren(errorLine(err)); }
-        });
-        kList.append(h("div", { class: "actions" }, revoke, rotate));
-      }
+      kList.append(table(["Key", "Prefix", "State", "Created", "Last used", "Expires", ""],
+        items.map((item) => {
+          const id = item.id || item.keyId;
+          const revoke = h("button", { type: "button", class: "danger", "aria-label": `Revoke ${id}`,
+            disabled: item.state && item.state !== "active" }, "Revoke");
+          const rotate = h("button", { type: "button", class: "ghost", "aria-label": `Rotate ${id}`,
+            disabled: item.state && item.state !== "active" }, "Rotate");
+          revoke.addEventListener("click", async () => {
+            try { await api(`/v1/admin/keys/${encodeURIComponent(id)}/revoke`, { method: "POST" }); await loadKeys(); }
+            catch (err) { kOut.replaceChildren(errorLine(err)); }
+          });
+          rotate.addEventListener("click", async () => {
+            try { showSecret(await api(`/v1/admin/keys/${encodeURIComponent(id)}/rotate`, { method: "POST" })); await loadKeys(); }
+            catch (err) { kOut.replaceChildren(errorLine(err)); }
+          });
+          return [h("span", { class: "mono" }, id), item.prefix || "—",
+            item.state ? status(item.state) : (item.revokedAt ? "revoked" : "—"), when(item.createdAt),
+            when(item.lastUsedAt), when(item.expiresAt), h("div", { class: "actions" }, revoke, rotate)];
+        })));
     } catch (err) {
       const missing = err.status === 404 && err.body && err.body.error && err.body.error.type !== "not_found";
       kList.append(errorLine(missing ? new Error("This server has no key routes yet " +
