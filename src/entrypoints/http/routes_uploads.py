@@ -51,7 +51,9 @@ def _undecodable_form(_: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Res
       exception_handlers={UnicodeDecodeError: _undecodable_form},
       description="multipart/form-data with one file in `image` or in `mask` (PNG, JPEG or "
                   "WebP, up to 8 MiB); use the id in `inputImageIds` or `maskImageId`.",
-      responses={400: ResponseSpec(ErrorBody, description="no file, or not a decodable image")})
+      responses={400: ResponseSpec(ErrorBody, description="no file, or not a decodable image"),
+                 413: ResponseSpec(ErrorBody, description="the body is too large, or the image "
+                                   "does not fit in the storage quota")})
 async def upload_image(
     data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     principal: NamedDependency[Principal], upload_input_image_use_case: NamedDependency[Any],
