@@ -89,11 +89,17 @@ async def test_models_lists_the_catalog_with_prices(api: Api) -> None:
     assert (await api.client.get("/v1/models")).status_code == 401
     body = (await api.client.get("/v1/models", headers=headers)).json()
     by_id = {m["id"]: m for m in body["items"]}
-    assert body["defaultModel"] == "local"
-    assert by_id["local"]["available"] is True and by_id["local"]["supportsEdit"] is True
-    assert by_id["dall-e-3"]["sizes"] == ["1024x1024", "1792x1024", "1024x1792"]
-    assert (by_id["dall-e-3"]["creditsPerImage"], by_id["dall-e-3"]["creditsPerImageHighRes"]) == (5, 8)
-    assert by_id["dall-e-3"]["available"] is False  # no OpenAI key in the test environment
+    catalog = list(api.container.core.catalog())
+    assert body["defaultModel"] == "local" and set(by_id) == {m.name for m in catalog}
+    for spec in catalog:
+        out = by_id[spec.name]
+        assert out["provider"] == spec.provider and out["sizes"] == list(spec.sizes)
+        assert out["creditsPerImage"] == spec.credits_per_image
+        assert out["creditsPerImageHighRes"] == -(-spec.credits_per_image * 3 // 2)  # x1.5, up
+        assert out["supportsEdit"] == spec.supports_edit and out["maxN"] == spec.max_n
+        # no vendor keys in this environment: only the local renderer is usable
+        assert out["available"] is (spec.provider == "local"), spec.name
+    assert any(m["sizes"] for m in body["items"]) and by_id["local"]["sizes"] == []
 
 
 async def test_an_uploaded_image_becomes_the_input_of_an_edit_job(api: Api) -> None:
