@@ -435,3 +435,16 @@ def test_admin_key_management_speaks_the_admin_keys_contract(page: Any, server: 
                      ("POST", "", {"userId": "console-user", "admin": True})]
     assert ("GET", "?userId=console-user", None) in seen
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_streamed_previews_of_a_real_job_are_shown(page: Any, server: Server) -> None:
+    """`local-stream` sends partial images over SSE (`preview` events) before the result."""
+    _sign_in(page, server, server.user_key)
+    page.get_by_label("Model").select_option("local-stream")
+    page.get_by_label("Prompt").fill("a streamed lighthouse")
+    page.locator("#size").fill("128x128")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_selector("#watch[data-status='completed'] #job-images img")
+    page.wait_for_function("""() => { const all = [...document.querySelectorAll('#previews img')];
+        return all.length > 0 && all.every(i => i.complete && i.naturalWidth > 0); }""")
+    assert page.problems == []  # type: ignore[attr-defined]
