@@ -14,6 +14,7 @@ from entrypoints.container import AppContainer, build_container
 from entrypoints.http.auth import principal_provider
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.routes_account import read_balance, read_image
+from entrypoints.http.routes_console import console_dependencies, console_handlers
 from entrypoints.http.routes_files import read_file
 from entrypoints.http.routes_jobs import JobsController
 from entrypoints.http.request_features import HANDLERS as REQUEST_HANDLERS  # batches, stats, admin...
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
                                           sync_to_thread=False)
     dependencies.update(watching_dependencies(container))
     dependencies.update(request_dependencies(container))
+    dependencies.update(console_dependencies(container))  # GET /console, /v1/models, /v1/uploads
 
     async def startup() -> None:
         await container.start(run_worker=run_worker)
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
 
     app = Litestar(
         route_handlers=[JobsController, read_balance, read_image, read_file, healthz,
-                        *watching_handlers(), *REQUEST_HANDLERS,
+                        *watching_handlers(), *REQUEST_HANDLERS, *console_handlers(),
                         receive_provider_webhook],  # provider callbacks (ADR 0025)
         middleware=request_middleware(container),  # rate limits, then Idempotency-Key
         dependencies=dependencies,

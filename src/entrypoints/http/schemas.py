@@ -74,6 +74,11 @@ class Timestamps(Api):
     cancelled_at: datetime | None
 
 
+class TimelineEntry(Api):
+    status: str
+    at: datetime
+
+
 class JobOut(Api):
     id: str
     status: str
@@ -98,6 +103,7 @@ class JobOut(Api):
     eta_seconds: int | None = msgspec.field(default=None)  # seconds to completion, from recent jobs
     retry_of_job_id: str | None = None  # the failed or cancelled job this one retries
     preview_url: str | None = None  # the newest streamed partial image while the job runs
+    timeline: list[TimelineEntry] = msgspec.field(default_factory=list)  # from the timestamps, oldest first
 
 
 class JobPageOut(Api):

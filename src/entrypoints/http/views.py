@@ -6,13 +6,23 @@ from domain.credits import Balance
 from domain.images import StoredImage
 from domain.jobs import JobState
 from entrypoints.http.schemas import (
-    BalanceOut, ImageRef, JobError, JobOut, Progress, Timestamps,
+    BalanceOut, ImageRef, JobError, JobOut, Progress, TimelineEntry, Timestamps,
 )
 
 
 def balance_out(balance: Balance) -> BalanceOut:
     return BalanceOut(available=balance.available, reserved=balance.reserved,
                       lifetime_spent=balance.lifetime_spent)
+
+
+def timeline_of(job: JobState) -> list[TimelineEntry]:
+    """Each status the job's timestamps record, oldest first (the latest entry of a repeated one)."""
+    marks = [("queued", job.created_at), ("processing", job.started_at),
+             ("generating", job.generating_at), ("uploading", job.uploading_at),
+             ("completed", job.completed_at), ("failed", job.failed_at),
+             ("cancelled", job.cancelled_at)]
+    return [TimelineEntry(status=s, at=at) for s, at in sorted(
+        ((s, at) for s, at in marks if at is not None), key=lambda m: m[1])]
 
 
 def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage] | None = None,
@@ -34,4 +44,5 @@ def job_out(job: JobState, *, queue_position: int = 0, images: list[StoredImage]
         timestamps=Timestamps(
             created_at=job.created_at, updated_at=job.updated_at, started_at=job.started_at,
             generating_at=job.generating_at, uploading_at=job.uploading_at,
-            completed_at=job.completed_at, failed_at=job.failed_at, cancelled_at=job.cancelled_at))
+            completed_at=job.completed_at, failed_at=job.failed_at, cancelled_at=job.cancelled_at),
+        timeline=timeline_of(job))
