@@ -157,6 +157,24 @@ class UserRepository(Protocol):
 
     async def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
 
+    async def key_by_id(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_keys(self, user_id: str | None, *, limit: int) -> list[ApiKey]:
+        """Keys of `user_id` (every user's when None), newest first, at most `limit`."""
+        ...
+
+    async def revoke_key(self, key_id: str, at: datetime) -> None:
+        """Set `revoked_at` unless already set; `NotFound` for an unknown key."""
+        ...
+
+    async def touch_key(self, key_id: str, at: datetime) -> None:
+        """Record `last_used_at` (a cheap single-row update; a missing key is ignored)."""
+        ...
+
+    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        """Store the admin flag; `NotFound` if there is no such user."""
+        ...
+
 
 # --- outbox (production profile: messages committed with the job) ---------------------------
 

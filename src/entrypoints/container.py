@@ -21,7 +21,9 @@ from adapters.persistence.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from adapters.storage.local_disk import LocalDiskObjectStorage
 from adapters.tasks.in_process import InProcessTaskQueue
 from application.ports import Clock, ImageProvider
-from application.use_cases.api_keys import Authenticate, CreateApiKey
+from application.use_cases.api_keys import (
+    Authenticate, CreateApiKey, KeyCache, ListApiKeys, RevokeApiKey, RotateApiKey,
+)
 from application.use_cases.audit_ledger import AuditLedger
 from application.use_cases.cancel_job import CancelJob
 from application.use_cases.credits import GetBalance, GrantCredits
@@ -179,9 +181,19 @@ class UseCases(containers.DeclarativeContainer):
     audit_ledger = providers.Singleton(AuditLedger, uow=adapters.uow.provider)
     get_image = providers.Singleton(GetImage, uow=adapters.uow.provider, storage=adapters.storage,
                                     url_ttl_s=_settings.provided.image_url_ttl_s)
+    # --- API keys (ADR 0090): one cache per process, shared by authenticate and revoke ---
+    key_cache = providers.Singleton(KeyCache, clock=core.clock, ttl_s=_settings.provided.auth_cache_ttl_s)
     create_api_key = providers.Singleton(CreateApiKey, uow=adapters.uow.provider, clock=core.clock,
-                                         ids=core.ids)
-    authenticate = providers.Singleton(Authenticate, uow=adapters.uow.provider)
+                                         ids=core.ids, starter_credits=_settings.provided.starter_credits,
+                                         cache=key_cache)
+    authenticate = providers.Singleton(Authenticate, uow=adapters.uow.provider, clock=core.clock,
+                                       cache=key_cache, touch_every_s=_settings.provided.key_touch_every_s)
+    list_api_keys = providers.Singleton(ListApiKeys, uow=adapters.uow.provider)
+    revoke_api_key = providers.Singleton(RevokeApiKey, uow=adapters.uow.provider, clock=core.clock,
+                                         cache=key_cache)
+    rotate_api_key = providers.Singleton(RotateApiKey, uow=adapters.uow.provider, create=create_api_key,
+                                         revoke=revoke_api_key)
+    # --- end API keys ---
     ensure_user = providers.Singleton(EnsureUser, uow=adapters.uow.provider, clock=core.clock)
     recover_jobs = providers.Singleton(RecoverJobs, uow=adapters.uow.provider, queue=adapters.queue,
                                        clock=core.clock, fail_or_retry=fail_or_retry,

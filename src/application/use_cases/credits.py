@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from application.conflicts import retry_on_conflict
+from application.errors import NotFound
 from application.ports import Clock, UnitOfWorkFactory
 from domain.credits import Balance
 from domain.errors import InvalidRequest
@@ -21,13 +22,19 @@ class GrantCredits:
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(self, user_id: str, amount: int, reason: str = "grant") -> Balance:
-        """Add `amount` (> 0) credits; raise InvalidRequest on the `amount` field otherwise."""
+    async def __call__(self, user_id: str, amount: int, reason: str = "grant", *,
+                       require_user: bool = False) -> Balance:
+        """Add `amount` (> 0) credits; raise InvalidRequest on the `amount` field otherwise.
+
+        With `require_user`, raise NotFound for a user that does not exist (the CLI's default).
+        """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidRequest("amount", "must be a positive whole number of credits")
 
         async def attempt() -> Balance:
             async with self._uow() as uow:
+                if require_user and await uow.users.get(user_id) is None:
+                    raise NotFound("user", user_id)
                 ledger = await uow.ledgers.load(user_id)
                 ledger.grant(amount, now=self._clock.now(), reason=reason)
                 await uow.ledgers.append(ledger)
