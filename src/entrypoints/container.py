@@ -92,7 +92,9 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
 # --- production profile (ADR 0010-0013) ------------------------------------------------------
 def _production_engine(settings: Settings):  # type: ignore[no-untyped-def]
     if not settings.database_url:
-        raise ValueError("the production profile needs DATABASE_URL (or IMAGEGEN_DATABASE_URL)")
+        from entrypoints.settings_env import ConfigError
+
+        raise ConfigError("DATABASE_URL", "required on the production profile (or IMAGEGEN_DATABASE_URL)")
     return create_engine(settings.database_url, pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
                          pool_pre_ping=True)

@@ -13,8 +13,11 @@ class GetBalance:
     def __init__(self, *, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, user_id: str) -> Balance:
+    async def __call__(self, user_id: str, *, require_user: bool = False) -> Balance:
+        """The balance (zero for an unknown account, or NotFound with `require_user`)."""
         async with self._uow() as uow:
+            if require_user and await uow.users.get(user_id) is None:
+                raise NotFound("user", user_id)
             return (await uow.ledgers.load(user_id)).balance
 
 

@@ -106,3 +106,27 @@ async def current_heads(engine: AsyncEngine) -> set[str]:
 
     async with engine.connect() as conn:
         return set(await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads()))
+
+
+def code_heads() -> set[str]:
+    """The head revisions of the migrations shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def schema_problem(engine: AsyncEngine) -> str | None:
+    """Why the database cannot serve this code (None when its schema is at every head).
+
+    Raises ServiceUnavailable when the database cannot be reached.
+    """
+    from adapters.persistence.sqlalchemy.engine import translated_errors
+
+    with translated_errors("read the schema revision"):
+        current = await current_heads(engine)
+    expected = code_heads()
+    if current == expected:
+        return None
+    have = ", ".join(sorted(current)) or "no schema"
+    return (f"the database schema is out of date ({have}; this code needs "
+            f"{', '.join(sorted(expected))}): run imagegen migrate")
