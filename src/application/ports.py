@@ -578,3 +578,20 @@ class UrlGuard(Protocol):
     async def check(self, url: str) -> None:
         """Raise domain.errors.InvalidRequest(field "url") for a URL we must not call."""
         ...
+
+
+# --- retention (ADR 0093): rows kept only for a while ----------------------------------------
+
+class RetentionCutoffs(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows older than these are deleted: dispatched outbox messages, idempotency keys,
+    finished (succeeded or failed) webhook deliveries with their attempts."""
+
+    outbox_before: datetime
+    idempotency_before: datetime
+    deliveries_before: datetime
+
+
+class RetentionPruner(Protocol):
+    async def prune(self, cutoffs: RetentionCutoffs, *, limit: int) -> dict[str, int]:
+        """Delete at most `limit` rows of each kind; return how many went, by table."""
+        ...

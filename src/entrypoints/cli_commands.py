@@ -15,7 +15,7 @@ from entrypoints.cli_accounts import ACCOUNT_COMMANDS, announce_home, with_conta
 from entrypoints.cli_progress import ProgressBar
 from entrypoints.cli_webhooks import webhooks
 from entrypoints.cli_worker import worker
-from entrypoints.container import AppContainer, build_container
+from entrypoints.container import AppContainer, build_container, resolve_loops
 from entrypoints.model_check import models_check, models_list, start_model_check
 from entrypoints.settings import Settings
 from entrypoints.settings_env import ConfigError
@@ -62,15 +62,6 @@ async def generate(args: argparse.Namespace, settings: Settings) -> int:
     return await with_container(settings, True, body)
 
 
-async def require_current_schema(container: AppContainer) -> None:
-    """Raise ConfigError ("run imagegen migrate") unless the database is at every head."""
-    from adapters.persistence.sqlalchemy.migrate import schema_problem
-
-    problem = await schema_problem(container.adapters.engine())
-    if problem is not None:
-        raise ConfigError("DATABASE_URL", problem)
-
-
 async def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -79,6 +70,11 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = msgspec.structs.replace(settings, host=args.host or settings.host,
                                        port=args.port or settings.port)
     announce_home(settings)
+    resolve_loops(settings)  # an unknown IMAGEGEN_LOOPS name is one line now, not a traceback
+    if settings.profile == "production":
+        from entrypoints.startup_checks import require_current_schema
+
+        await require_current_schema(settings)  # before anything else is built
     container = build_container(settings)
     try:
         if settings.profile == "embedded":
@@ -88,7 +84,6 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"created user '{LOCAL_USER}' with {settings.starter_credits} credits; "
                       f"API key (shown once): {issued.secret}", flush=True)
         else:
-            await require_current_schema(container)
             container.adapters.storage()  # a missing bucket is a one-line error now, not later
     except BaseException:
         await container.close()

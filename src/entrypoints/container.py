@@ -17,6 +17,7 @@ from adapters.previews.memory import InMemoryPreviewIndex
 from adapters.image_providers.registry import StaticProviderRegistry
 from adapters.outbox_signal import OutboxSignal
 from adapters.persistence.sqlalchemy.engine import create_engine
+from adapters.persistence.sqlalchemy.retention import SqlAlchemyRetentionPruner
 from adapters.persistence.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from adapters.storage.local_disk import LocalDiskObjectStorage
 from adapters.tasks.in_process import InProcessTaskQueue
@@ -34,6 +35,7 @@ from application.use_cases.handle_provider_callback import HandleProviderCallbac
 from application.use_cases.list_jobs import ListJobs
 from application.use_cases.job_previews import JobPreviews
 from application.use_cases.process_generation import ProcessGeneration
+from application.use_cases.prune_retention import PruneRetention
 from application.use_cases.reconcile_awaiting_jobs import ReconcileAwaitingJobs
 from application.use_cases.recover_jobs import RecoverJobs
 from application.use_cases.relay_outbox import RelayOutbox
@@ -196,6 +198,11 @@ class UseCases(containers.DeclarativeContainer):
     rotate_api_key = providers.Singleton(RotateApiKey, uow=adapters.uow.provider, create=create_api_key,
                                          revoke=revoke_api_key)
     # --- end API keys ---
+    prune_retention = providers.Singleton(
+        PruneRetention, pruner=providers.Singleton(SqlAlchemyRetentionPruner, adapters.engine),
+        clock=core.clock, outbox_s=_settings.provided.retention_outbox_s,
+        idempotency_s=_settings.provided.retention_idempotency_s,
+        deliveries_s=_settings.provided.retention_deliveries_s)
     ensure_user = providers.Singleton(EnsureUser, uow=adapters.uow.provider, clock=core.clock)
     recover_jobs = providers.Singleton(RecoverJobs, uow=adapters.uow.provider, queue=adapters.queue,
                                        clock=core.clock, fail_or_retry=fail_or_retry,
@@ -258,6 +265,26 @@ class AppContainer:
 
             self._loops.start("reconciler", settings.reconcile_interval_s, reconcile_step(self))
 
+    def start_configured_loops(self) -> list[str]:
+        """Start the loops `settings.loops` names (ADR 0091); return their names.
+
+        `auto`: the relay and retention everywhere, plus the reaper and the reconciler on the
+        embedded profile, whose API process is also its worker. `none`: no loop.
+        """
+        names = resolve_loops(self.settings)
+        self.start_background(relay="relay" in names, reaper="reaper" in names,
+                              reconcile="reconciler" in names)
+        if "retention" in names:
+            prune = self.use_cases.prune_retention()
+
+            async def retention() -> int:
+                await prune()
+                return 0
+
+            self._loops = self._loops or BackgroundLoops()
+            self._loops.start("retention", self.settings.retention_interval_s, retention)
+        return sorted(names)
+
     async def close(self) -> None:
         if self._loops is not None:
             await self._loops.stop()
@@ -279,6 +306,27 @@ class AppContainer:
         if hasattr(queue, "close"):
             await queue.close()
         await self.adapters.engine().dispose()
+
+
+LOOPS = ("relay", "reaper", "reconciler", "retention")
+
+
+def resolve_loops(settings: Settings) -> set[str]:
+    """The loop names `settings.loops` means; ConfigError (IMAGEGEN_LOOPS) for an unknown one."""
+    from entrypoints.settings_env import ConfigError
+
+    chosen = set(settings.loops)
+    if unknown := chosen - {*LOOPS, "auto", "none"}:
+        raise ConfigError("IMAGEGEN_LOOPS", f"unknown loops {sorted(unknown)}; choose from auto, none, "
+                          f"{', '.join(LOOPS)}")
+    if "none" in chosen:
+        return set()
+    if "auto" in chosen:
+        chosen.discard("auto")
+        chosen |= {"relay", "retention"}
+        if settings.profile == "embedded":
+            chosen |= {"reaper", "reconciler"}
+    return chosen
 
 
 def build_container(settings: Settings) -> AppContainer:

@@ -50,6 +50,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_cache_ttl_s: float = 5.0  # a revocation reaches every other process within this long
     key_touch_every_s: float = 60.0  # last_used_at written at most this often per key and process
     loops: tuple[str, ...] = ("auto",)  # app-lifespan loops: auto, none, or relay reaper reconciler retention
+    retention_interval_s: float = 3600.0  # how often the retention loop prunes (ADR 0093)
+    retention_outbox_s: float = 7 * 86400.0  # dispatched outbox rows
+    retention_idempotency_s: float = 2 * 86400.0  # idempotency keys (they answer for 24 h)
+    retention_deliveries_s: float = 30 * 86400.0  # finished webhook deliveries and attempts
     # --- end API keys and start-up ---
     local_latency_s: float = 0.0
     local_failure_rate: float = 0.0

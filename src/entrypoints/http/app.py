@@ -68,6 +68,10 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
             from entrypoints.watching_container import start_watching_loops
 
             start_watching_loops(container)
+        # the relay, reaper, reconciler and retention loops, by IMAGEGEN_LOOPS (ADR 0091), so
+        # `uvicorn --factory entrypoints.http.app:create_app` runs them as `imagegen serve` does
+        loops = container.start_configured_loops()
+        structlog.get_logger("imagegen.http").info("app.loops_started", loops=loops)
 
     async def shutdown() -> None:
         await container.close()
