@@ -20,6 +20,7 @@ from domain.jobs import JobStatus, JobStatusChanged
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 _OPERATOR_CLASSES = frozenset(c.value for c in ErrorClass if c.operator_fault)
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _TRACKED = 10_000  # jobs whose generation start is remembered at once
 
 
@@ -44,6 +45,11 @@ class PrometheusMetrics:
                                       registry=r)
         self.credits_captured = Gauge("imagegen_credits_captured",
                                       "Credits captured (spent) over all time, all accounts", registry=r)
+        self.http_requests = Counter("imagegen_http_requests", "HTTP answers by route template and status",
+                                     ["method", "route", "status"], registry=r)
+        self.http_duration = Histogram("imagegen_http_request_duration_seconds",
+                                       "HTTP request handling time by route template", ["method", "route"],
+                                       buckets=_HTTP_BUCKETS, registry=r)
         self._generating_since: dict[str, datetime] = {}
         self._last_status: dict[str, JobStatus] = {}
 
@@ -72,6 +78,11 @@ class PrometheusMetrics:
             for table in (self._generating_since, self._last_status):
                 while len(table) > _TRACKED:
                     table.pop(next(iter(table)))
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request; `route` is the template (/v1/jobs/{job_id}), never the raw path."""
+        self.http_requests.labels(method=method, route=route, status=str(status)).inc()
+        self.http_duration.labels(method=method, route=route).observe(seconds)
 
     def render(self, snapshot: OpsSnapshot) -> bytes:
         """The exposition text, with the database figures of `snapshot`."""

@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from entrypoints.container import AppContainer, build_container
 from entrypoints.http.auth import principal_provider
 from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.routes_admin_keys import AdminKeysController
 from entrypoints.http.routes_account import read_balance, read_image
 from entrypoints.http.routes_files import read_file
 from entrypoints.http.routes_jobs import JobsController
@@ -49,9 +50,11 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
     """
     if container is None:
         container = build_container(settings or Settings.from_env())
-    use_cases = ["submit_job", "get_job", "list_jobs", "cancel_job", "get_balance", "get_image"]
+    use_cases = ["submit_job", "get_job", "list_jobs", "cancel_job", "get_balance", "get_image",
+                 "list_api_keys", "create_api_key", "revoke_api_key", "rotate_api_key"]
     dependencies: dict[str, Provide] = {name: _use_case(container, name) for name in use_cases}
     dependencies["principal"] = Provide(principal_provider(container.use_cases.authenticate()))
+    dependencies["clock"] = Provide(lambda: container.core.clock(), use_cache=True, sync_to_thread=False)
     dependencies["settings"] = Provide(lambda: container.settings, use_cache=True, sync_to_thread=False)
     dependencies["storage"] = Provide(lambda: container.adapters.storage(), use_cache=True,
                                       sync_to_thread=False)
@@ -76,15 +79,20 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
     async def shutdown() -> None:
         await container.close()
 
-    def bind_request_context(request: Request) -> None:
-        structlog.contextvars.clear_contextvars()
+    def bind_request_context(request: Request) -> None:  # the middleware bound request_id already
         structlog.contextvars.bind_contextvars(path=request.url.path)
+
+    from entrypoints.http.request_context import before_send_hook, request_context_middleware
+
+    metrics = container.watching.metrics()  # type: ignore[attr-defined]
 
     app = Litestar(
         route_handlers=[JobsController, read_balance, read_image, read_file, healthz,
-                        *watching_handlers(), *REQUEST_HANDLERS,
+                        *watching_handlers(), *REQUEST_HANDLERS, AdminKeysController,
                         receive_provider_webhook],  # provider callbacks (ADR 0025)
-        middleware=request_middleware(container),  # rate limits, then Idempotency-Key
+        # request id, access log and HTTP metrics outermost; then rate limits, Idempotency-Key
+        middleware=[request_context_middleware(metrics), *request_middleware(container)],
+        before_send=[before_send_hook(metrics)],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         on_startup=[startup] if manage_container else [],
