@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from adapters.persistence.sqlalchemy.ops_snapshot import OpsSnapshot
 from domain.failures import ErrorClass
 from domain.jobs import JobStatus, JobStatusChanged
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The text format every Prometheus (2.x and 3.x) parses; sent verbatim (one charset, ADR 0092).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 _OPERATOR_CLASSES = frozenset(c.value for c in ErrorClass if c.operator_fault)
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)

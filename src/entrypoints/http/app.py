@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
         on_shutdown=[shutdown] if manage_container else [],
         before_request=bind_request_context,
         request_max_body_size=container.settings.max_body_bytes,
+        logging_config=None,  # entrypoints.logging owns the root logger (structlog, ADR 0092)
         openapi_config=OpenAPIConfig(
             title="imagegen", version="0.1.0", path="/schema",
             components=Components(security_schemes={

@@ -49,9 +49,10 @@ def _log(scope: dict[str, Any], route: str, status: int, seconds: float, metrics
     if metrics is not None:
         metrics.observe_http(method, route, status, seconds)
     client = scope.get("client")
+    extra = {"user_id": user} if (user := scope.get("state", {}).get("user_id")) else {}
     access_log.info("http.request", method=method, path=scope.get("path", ""), route=route,
                     status=status, duration_ms=round(seconds * 1000, 2),
-                    client=client[0] if client else None)
+                    client=client[0] if client else None, **extra)
 
 
 def request_context_middleware(metrics: Any) -> Any:

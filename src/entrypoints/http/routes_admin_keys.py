@@ -6,14 +6,13 @@ The web console calls these routes; their paths and shapes are a contract (ADR 0
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from application.ports import Clock
 from application.principal import Principal, require_admin
 from application.use_cases.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey, RotateApiKey
 from domain.accounts import ApiKey
@@ -64,7 +63,7 @@ class AdminKeysController(Controller):
          responses=documented(401, 403, 422))
     async def list_keys(
         self, principal: NamedDependency[Principal], list_api_keys: NamedDependency[ListApiKeys],
-        clock: NamedDependency[Clock],
+        clock: NamedDependency[Any],
         user_id: Annotated[str | None, QueryParameter(name="userId", description="only this user's keys")] = None,
     ) -> AdminKeyPage:
         require_admin(principal)
@@ -77,7 +76,7 @@ class AdminKeysController(Controller):
                       "(`promoted: true`).")
     async def create_key(self, data: JSONBody[KeyCreateIn], principal: NamedDependency[Principal],
                          create_api_key: NamedDependency[CreateApiKey],
-                         clock: NamedDependency[Clock]) -> IssuedKeyOut:
+                         clock: NamedDependency[Any]) -> IssuedKeyOut:
         require_admin(principal)
         issued = await create_api_key(data.user_id, admin=data.admin, project_id=data.project_id,
                                       expires_at=data.expires_at)
@@ -89,7 +88,7 @@ class AdminKeysController(Controller):
           summary="Revoke a key: refused at once here, everywhere within IMAGEGEN_AUTH_CACHE_TTL_S")
     async def revoke_key(self, key_id: FromPath[str], principal: NamedDependency[Principal],
                          revoke_api_key: NamedDependency[RevokeApiKey],
-                         clock: NamedDependency[Clock]) -> AdminKeyOut:
+                         clock: NamedDependency[Any]) -> AdminKeyOut:
         require_admin(principal)
         return AdminKeyOut(**_out(await revoke_api_key(key_id), clock.now()))
 
@@ -98,7 +97,7 @@ class AdminKeysController(Controller):
           summary="A new key for the same user, project and expiry; the old one is revoked")
     async def rotate_key(self, key_id: FromPath[str], principal: NamedDependency[Principal],
                          rotate_api_key: NamedDependency[RotateApiKey],
-                         clock: NamedDependency[Clock]) -> IssuedKeyOut:
+                         clock: NamedDependency[Any]) -> IssuedKeyOut:
         require_admin(principal)
         issued = await rotate_api_key(key_id)
         return IssuedKeyOut(**_out(issued.key, clock.now()), secret=issued.secret)

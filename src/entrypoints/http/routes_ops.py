@@ -65,4 +65,5 @@ async def metrics(ops_snapshot: NamedDependency[Any], prometheus: NamedDependenc
     snapshot = await ops_snapshot.read()
     from adapters.metrics.prometheus import CONTENT_TYPE
 
-    return Response(prometheus.render(snapshot), media_type=CONTENT_TYPE)
+    # the header is set whole: Litestar would append a second charset to a text/* media type
+    return Response(prometheus.render(snapshot), media_type=CONTENT_TYPE, headers={"content-type": CONTENT_TYPE})
