@@ -78,6 +78,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # --- object storage, production profile (S3 + optional CloudFront; see ADR 0014) ---
     s3_bucket: str = ""
     s3_endpoint_url: str = ""  # MinIO / moto; empty means AWS
+    s3_public_endpoint_url: str = ""  # the endpoint in presigned URLs, when clients reach S3 elsewhere
     s3_region: str = ""
     s3_connect_timeout_s: float = 3.0
     s3_read_timeout_s: float = 10.0

@@ -30,7 +30,12 @@ def build_object_storage(settings: Settings, clock: Clock) -> ObjectStorage:
                             endpoint_url=settings.s3_endpoint_url or None,
                             connect_timeout_s=settings.s3_connect_timeout_s,
                             read_timeout_s=settings.s3_read_timeout_s)
-    return S3ObjectStorage(client, settings.s3_bucket, url_signer=build_url_signer(settings, clock))
+    presign = None
+    if settings.s3_public_endpoint_url:  # presigned URLs the client's host can resolve
+        presign = make_s3_client(region=settings.s3_region or None,
+                                 endpoint_url=settings.s3_public_endpoint_url)
+    return S3ObjectStorage(client, settings.s3_bucket, url_signer=build_url_signer(settings, clock),
+                           presign_client=presign)
 
 
 def build_url_signer(settings: Settings, clock: Clock) -> CdnUrlSigner | None:
