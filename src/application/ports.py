@@ -595,3 +595,15 @@ class RetentionPruner(Protocol):
     async def prune(self, cutoffs: RetentionCutoffs, *, limit: int) -> dict[str, int]:
         """Delete at most `limit` rows of each kind; return how many went, by table."""
         ...
+
+
+# --- worker capacity (ADR 0092): what the ETA divides the queue by -----------------------------
+
+class WorkerCapacity(Protocol):
+    async def total(self) -> int:
+        """Job slots of the workers alive now (processes x threads); 0 when none reported."""
+        ...
+
+    async def beat(self, worker_id: str, slots: int, ttl_s: float) -> None:
+        """Report `slots` for `worker_id`, counted for `ttl_s` seconds unless renewed."""
+        ...

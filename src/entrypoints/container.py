@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 from dependency_injector import containers, providers
 
+from adapters.capacity.static import StaticWorkerCapacity
 from adapters.clock import SystemClock
 from adapters.events.in_process import InProcessJobEvents
 from adapters.ids import UlidIdGenerator
@@ -89,6 +90,7 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
                                 clock=core.clock)
     publisher = providers.Singleton(InProcessJobEvents)
     preview_index = providers.Singleton(InMemoryPreviewIndex)  # one process: API and worker
+    capacity = providers.Singleton(StaticWorkerCapacity, core.settings.provided.worker_concurrency)
 
 
 # --- production profile (ADR 0010-0013) ------------------------------------------------------
@@ -125,6 +127,11 @@ def _redis_previews(settings: Settings):  # type: ignore[no-untyped-def]
 
     return RedisPreviewIndex.from_url(settings.redis_url, ttl_s=settings.job_time_limit_s)
 
+def _worker_heartbeats(settings: Settings):  # type: ignore[no-untyped-def]
+    from adapters.capacity.redis_heartbeat import RedisWorkerCapacity
+
+    return RedisWorkerCapacity.from_url(settings.redis_url, queue_name=settings.queue_name)
+
 
 class ProductionAdapters(containers.DeclarativeContainer):
     """Postgres (pooled), S3 storage, Dramatiq on Redis; the same names as `EmbeddedAdapters`."""
@@ -141,6 +148,7 @@ class ProductionAdapters(containers.DeclarativeContainer):
     queue = providers.Singleton(_dramatiq_queue, core.settings)
     publisher = providers.Singleton(_redis_events, core.settings)  # SSE sees workers' events
     preview_index = providers.Singleton(_redis_previews, core.settings)  # ADR 0072
+    capacity = providers.Singleton(_worker_heartbeats, core.settings)  # processes x threads, live
 # --- end production profile --------------------------------------------------------------------
 
 
@@ -178,7 +186,8 @@ class UseCases(containers.DeclarativeContainer):
     cancel_job = providers.Singleton(CancelJob, uow=adapters.uow.provider, clock=core.clock,
                                      publisher=adapters.publisher, providers=adapters.image_providers)
     get_job = providers.Singleton(GetJob, uow=adapters.uow.provider, clock=core.clock,
-                                  concurrency=_settings.provided.worker_concurrency)
+                                  concurrency=_settings.provided.worker_concurrency,
+                                  capacity=adapters.capacity)
     list_jobs = providers.Singleton(ListJobs, uow=adapters.uow.provider)
     get_balance = providers.Singleton(GetBalance, uow=adapters.uow.provider)
     grant_credits = providers.Singleton(GrantCredits, uow=adapters.uow.provider, clock=core.clock)
@@ -265,6 +274,17 @@ class AppContainer:
 
             self._loops.start("reconciler", settings.reconcile_interval_s, reconcile_step(self))
 
+    def start_heartbeat(self, slots: int, *, every_s: float = 10.0) -> None:
+        """Report this worker process's `slots` every `every_s` (counted for 3x that)."""
+        capacity, worker_id = self.adapters.capacity(), self.settings.worker_id
+
+        async def beat() -> int:
+            await capacity.beat(worker_id, slots, ttl_s=3 * every_s)
+            return 0
+
+        self._loops = self._loops or BackgroundLoops()
+        self._loops.start("heartbeat", every_s, beat)
+
     def start_configured_loops(self) -> list[str]:
         """Start the loops `settings.loops` names (ADR 0091); return their names.
 
@@ -302,6 +322,9 @@ class AppContainer:
         storage = self.adapters.storage()
         if hasattr(storage, "close"):
             storage.close()  # S3's thread pool and connections
+        capacity = self.adapters.capacity()
+        if hasattr(capacity, "aclose"):
+            await capacity.aclose()  # the heartbeat Redis client in production
         queue = self.adapters.queue()
         if hasattr(queue, "close"):
             await queue.close()
