@@ -62,6 +62,22 @@ class Watching(containers.DeclarativeContainer):
                                        clock=core.clock, ids=core.ids)
 
 
+def _meter_providers(container: AppContainer, metrics: PrometheusMetrics) -> None:
+    """Every provider call timed and counted by provider and model (ADR 0092), built lazily."""
+    from adapters.image_providers.registry import StaticProviderRegistry
+    from adapters.metrics.metered_provider import MeteredProviderRegistry
+    from entrypoints.container import provider_map
+
+    adapters = container.adapters
+
+    def build() -> MeteredProviderRegistry:
+        inner = StaticProviderRegistry(provider_map(container.settings, container.core.clock(),
+                                                    adapters.http_client()))
+        return MeteredProviderRegistry(inner, metrics)
+
+    adapters.image_providers.override(providers.Singleton(build))
+
+
 def install_watching(container: AppContainer) -> AppContainer:
     """Attach `container.watching` and wrap `adapters.publisher` in the fan-out."""
     watching = Watching(core=container.core, adapters=container.adapters)
@@ -72,6 +88,7 @@ def install_watching(container: AppContainer) -> AppContainer:
                                     .clear_finished(events)])  # previews end with the job (ADR 0072)
     container.adapters.publisher.override(providers.Object(fan_out))
     container.use_cases.relay_outbox.add_kwargs(on_events=watching.record_events.provided.from_outbox)
+    _meter_providers(container, watching.metrics())
     container.watching = watching  # type: ignore[attr-defined]
     container.watching_loops = BackgroundLoops()  # type: ignore[attr-defined]
     return container

@@ -51,6 +51,12 @@ class PrometheusMetrics:
         self.http_duration = Histogram("imagegen_http_request_duration_seconds",
                                        "HTTP request handling time by route template", ["method", "route"],
                                        buckets=_HTTP_BUCKETS, registry=r)
+        self.provider_calls = Counter("imagegen_provider_calls", "Provider calls by provider, model and outcome "
+                                      "(ok, accepted, or the error class)", ["provider", "model", "outcome"],
+                                      registry=r)
+        self.provider_call_duration = Histogram(
+            "imagegen_provider_call_duration_seconds", "Provider call time by provider and model",
+            ["provider", "model"], buckets=_LATENCY_BUCKETS, registry=r)
         self._generating_since: dict[str, datetime] = {}
         self._last_status: dict[str, JobStatus] = {}
 
@@ -84,6 +90,10 @@ class PrometheusMetrics:
         """One answered request; `route` is the template (/v1/jobs/{job_id}), never the raw path."""
         self.http_requests.labels(method=method, route=route, status=str(status)).inc()
         self.http_duration.labels(method=method, route=route).observe(seconds)
+
+    def observe_provider_call(self, provider: str, model: str, outcome: str, seconds: float) -> None:
+        self.provider_calls.labels(provider=provider, model=model, outcome=outcome).inc()
+        self.provider_call_duration.labels(provider=provider, model=model).observe(seconds)
 
     def render(self, snapshot: OpsSnapshot) -> bytes:
         """The exposition text, with the database figures of `snapshot`."""
