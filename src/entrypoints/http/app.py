@@ -86,10 +86,14 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
 
     metrics = container.watching.metrics()  # type: ignore[attr-defined]
 
+    from entrypoints.http.openapi_docs import local_docs, operation_id
+
+    render_plugins, docs_assets = local_docs()
     app = Litestar(
         route_handlers=[JobsController, read_balance, read_image, read_file, healthz,
                         *watching_handlers(), *REQUEST_HANDLERS, AdminKeysController,
-                        receive_provider_webhook],  # provider callbacks (ADR 0025)
+                        receive_provider_webhook,  # provider callbacks (ADR 0025)
+                        docs_assets],  # Swagger UI's files, served here (no CDN; ADR 0094)
         # request id, access log and HTTP metrics outermost; then rate limits, Idempotency-Key
         middleware=[request_context_middleware(metrics), *request_middleware(container)],
         before_send=[before_send_hook(metrics)],
@@ -102,17 +106,21 @@ def create_app(settings: Settings | None = None, *, container: AppContainer | No
         logging_config=None,  # entrypoints.logging owns the root logger (structlog, ADR 0092)
         openapi_config=OpenAPIConfig(
             title="imagegen", version="0.1.0", path="/schema",
+            render_plugins=render_plugins, operation_id_creator=operation_id,
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer", description="API key")}),
             security=[{"bearer": []}]),
     )
     app.state.container = container
     from entrypoints.http.openapi_docs import (
-        document_error_bodies, document_outgoing_webhooks, document_request_headers,
+        document_common_answers, document_edits_body, document_error_bodies,
+        document_outgoing_webhooks, document_request_headers,
     )
 
     document_error_bodies(app)  # 400 bodies as sent; the webhooks we send (ADR 0034-0035)
     document_outgoing_webhooks(app)
     document_request_headers(app)  # Idempotency-Key, 409/422, rate limit 429 (ADR 0030-0031)
+    document_common_answers(app)  # 402/404/503 (ADR 0094)
+    document_edits_body(app)
     return app
 
