@@ -560,6 +560,12 @@ class WebhookStore(Protocol):
 
     async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...
 
+    async def rotate_secret(self, user_id: str, endpoint_id: str, secret: str,
+                            previous_until: datetime) -> WebhookEndpoint | None:
+        """Make `secret` current, keep the old one signing until `previous_until`; None if the
+        endpoint is not the user's."""
+        ...
+
 
 class WebhookResponse(msgspec.Struct, frozen=True, kw_only=True):
     """What one POST to an endpoint came to: a status code, or an error before any answer."""

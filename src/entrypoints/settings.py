@@ -54,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_outbox_s: float = 7 * 86400.0  # dispatched outbox rows
     retention_idempotency_s: float = 2 * 86400.0  # idempotency keys (they answer for 24 h)
     retention_deliveries_s: float = 30 * 86400.0  # finished webhook deliveries and attempts
+    webhook_secret_overlap_s: float = 86400.0  # a rotated client-webhook secret keeps signing this long
     # --- end API keys and start-up ---
     local_latency_s: float = 0.0
     local_failure_rate: float = 0.0

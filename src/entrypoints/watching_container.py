@@ -26,7 +26,7 @@ from application.use_cases.record_webhook_events import RecordWebhookEvents
 from application.use_cases.upload_input_image import UploadInputImage
 from application.use_cases.webhook_deliveries import ListDeliveryAttempts, ListWebhookDeliveries
 from application.use_cases.webhook_endpoints import (
-    CreateWebhookEndpoint, DeleteWebhookEndpoint, ListWebhookEndpoints,
+    CreateWebhookEndpoint, DeleteWebhookEndpoint, ListWebhookEndpoints, RotateWebhookSecret,
 )
 from entrypoints.background import BackgroundLoops
 
@@ -49,6 +49,8 @@ class Watching(containers.DeclarativeContainer):
                                           clock=core.clock, ids=core.ids)
     list_endpoints = providers.Singleton(ListWebhookEndpoints, store=webhook_store)
     delete_endpoint = providers.Singleton(DeleteWebhookEndpoint, store=webhook_store)
+    rotate_secret = providers.Singleton(RotateWebhookSecret, store=webhook_store, clock=core.clock,
+                                        overlap_s=core.settings.provided.webhook_secret_overlap_s)
     record_events = providers.Singleton(RecordWebhookEvents, store=webhook_store, clock=core.clock,
                                         ids=core.ids, cache_s=core.settings.provided.webhook_endpoint_cache_s)
     deliver = providers.Singleton(DeliverWebhooks, store=webhook_store, sender=webhook_sender,
