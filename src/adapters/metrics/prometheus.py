@@ -8,7 +8,7 @@ depth, credits reserved and spent) are read from the database at scrape time (`r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -57,6 +57,11 @@ class PrometheusMetrics:
         self.provider_call_duration = Histogram(
             "imagegen_provider_call_duration_seconds", "Provider call time by provider and model",
             ["provider", "model"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.queue_oldest_age = Gauge("imagegen_queue_oldest_age_seconds",
+                                      "How long the longest-waiting queued job has waited", registry=r)
+        self.reservation_oldest_age = Gauge("imagegen_reservation_oldest_age_seconds",
+                                            "Age of the oldest unfinished job, whose credits are held",
+                                            registry=r)
         self._generating_since: dict[str, datetime] = {}
         self._last_status: dict[str, JobStatus] = {}
 
@@ -103,4 +108,8 @@ class PrometheusMetrics:
         self.queue_depth.set(sum(n for (_, s), n in snapshot.jobs.items() if s == JobStatus.QUEUED.value))
         self.credits_reserved.set(snapshot.credits_reserved)
         self.credits_captured.set(snapshot.credits_spent)
+        now = datetime.now(UTC)
+        for gauge, since in ((self.queue_oldest_age, snapshot.oldest_queued_at),
+                             (self.reservation_oldest_age, snapshot.oldest_open_at)):
+            gauge.set(0 if since is None else max(0.0, (now - since).total_seconds()))
         return generate_latest(self.registry)

@@ -123,3 +123,23 @@ async def test_metrics_parse_with_prometheus_and_count_requests_per_route(api) -
     assert requests[("/v1/credits", "200")] == 3
     assert requests[("/v1/jobs/{job_id}", "404")] == 1  # the template, not the raw path
     assert "imagegen_http_request_duration_seconds" in families
+
+
+async def test_queue_and_reservation_age_gauges_follow_the_oldest_waiting_job(tmp_path: Path) -> None:
+    from tests.integration.http.request_helpers import api_with
+
+    async with api_with(tmp_path) as api:  # no worker: the job waits
+        empty = (await api.client.get("/metrics")).text
+        assert samples_of(empty, "imagegen_queue_oldest_age_seconds") == [0.0]
+        headers = await api.key_for("q", credits=5)
+        await api.client.post("/v1/jobs", json={"prompt": "p", "size": "32x32"}, headers=headers)
+        import asyncio
+
+        await asyncio.sleep(0.05)
+        text = (await api.client.get("/metrics")).text
+    assert samples_of(text, "imagegen_queue_oldest_age_seconds")[0] > 0
+    assert samples_of(text, "imagegen_reservation_oldest_age_seconds")[0] > 0
+
+
+def samples_of(text: str, name: str) -> list[float]:
+    return [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
