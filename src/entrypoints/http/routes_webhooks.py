@@ -106,7 +106,8 @@ class WebhooksController(Controller):
     @post("/endpoints", status_code=201, summary="Register a webhook endpoint", responses=_ERR,
           description="https URLs on public addresses only. Job events are POSTed signed with "
                       "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature v1) "
-                      "and retried: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. The "
+                      "sent at once, and a failed one is retried after 5 s, 5 min, 30 min, 2 h, 5 h, "
+                      "10 h and 10 h (8 attempts in all). The "
                       "`secret` is shown only in this response.")
     async def create(self, data: JSONBody[EndpointCreate], principal: NamedDependency[Principal],
                      create_webhook_endpoint: NamedDependency[CreateWebhookEndpoint]) -> EndpointCreated:
