@@ -56,7 +56,7 @@ def test_compose_publishes_only_loopback_ports_and_commits_no_credentials() -> N
         for key, value in (service.get("environment") or {}).items():
             if re.search(r"PASSWORD|SECRET|ACCESS_KEY", key):
                 assert "${" in str(value), (name, key)  # from .env, never written here
-        assert ".env" in (service.get("env_file") or [".env"]) or "environment" in service
+        assert "env_file" not in service  # .env feeds interpolation only: no root password inside
     assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
