@@ -30,6 +30,10 @@ def announce_home(settings: Settings) -> None:
 async def with_container(settings: Settings, run_worker: bool,
                          body: Callable[[AppContainer], Awaitable[int]]) -> int:
     announce_home(settings)
+    if settings.profile == "production" and not settings.database_url:  # before anything is built
+        from entrypoints.settings_env import ConfigError
+
+        raise ConfigError("DATABASE_URL", "required on the production profile (or IMAGEGEN_DATABASE_URL)")
     container = build_container(settings)
     try:
         await container.start(run_worker=run_worker)

@@ -45,6 +45,7 @@ async def _deliver_one(api: Api, headers: dict[str, str], receiver: Receiver) ->
     before = len(receiver.requests)
     await api.client.post("/v1/jobs", json={"prompt": "a fox", "size": "32x32"}, headers=headers)
     await api.settle()
+    await api.container.use_cases.relay_outbox()(100)  # records deliveries (ADR 0051)
     await api.container.watching.deliver()()  # type: ignore[attr-defined]
     assert len(receiver.requests) > before
     return receiver.requests[-1]

@@ -82,3 +82,14 @@ def test_auto_loops_depend_on_the_profile_and_unknown_names_are_refused() -> Non
     assert resolve_loops(Settings.from_env({"IMAGEGEN_LOOPS": "none"})) == set()
     with pytest.raises(ConfigError, match="IMAGEGEN_LOOPS: unknown loops"):
         resolve_loops(Settings.from_env({"IMAGEGEN_LOOPS": "relay,bogus"}))
+
+
+def test_schema_check_counts_dependencies_and_names_what_is_missing() -> None:
+    from adapters.persistence.sqlalchemy.migrate import code_heads, missing_revisions
+
+    assert missing_revisions(set()) >= code_heads()
+    assert missing_revisions(code_heads()) == set()  # heads imply their ancestors and dependencies
+    from_baseline = missing_revisions({"0001_baseline"})
+    assert "0001_baseline" not in from_baseline and code_heads() <= from_baseline
+    with pytest.raises(ValueError, match="does not know"):
+        missing_revisions({"9999_from_newer_code"})

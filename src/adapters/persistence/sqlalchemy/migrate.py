@@ -115,8 +115,28 @@ def code_heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+def missing_revisions(current: set[str]) -> set[str]:
+    """Revisions of this code not applied under `current` (the database's heads).
+
+    A revision counts as applied when it is an ancestor of a current head, `depends_on` links
+    included (Alembic then drops the dependency from the version table). Raises ValueError for
+    a current revision this code does not know (the database is newer than the code).
+    """
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import ResolutionError
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = script.revision_map
+    try:
+        heads = revisions.get_revisions(tuple(current))
+    except (ResolutionError, KeyError) as exc:
+        raise ValueError(f"the database is at revisions this code does not know: {exc}") from exc
+    applied = {r.revision for r in revisions._get_ancestor_nodes(heads, include_dependencies=True)}
+    return {r.revision for r in script.walk_revisions()} - applied
+
+
 async def schema_problem(engine: AsyncEngine) -> str | None:
-    """Why the database cannot serve this code (None when its schema is at every head).
+    """Why the database cannot serve this code (None when every migration is applied).
 
     Raises ServiceUnavailable when the database cannot be reached.
     """
@@ -124,9 +144,11 @@ async def schema_problem(engine: AsyncEngine) -> str | None:
 
     with translated_errors("read the schema revision"):
         current = await current_heads(engine)
-    expected = code_heads()
-    if current == expected:
+    try:
+        missing = missing_revisions(current)
+    except ValueError as exc:
+        return str(exc)
+    if not missing:
         return None
     have = ", ".join(sorted(current)) or "no schema"
-    return (f"the database schema is out of date ({have}; this code needs "
-            f"{', '.join(sorted(expected))}): run imagegen migrate")
+    return f"the database schema is out of date (at {have}; missing {', '.join(sorted(missing))}): run imagegen migrate"
