@@ -66,6 +66,7 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from entrypoints.http.app import create_app
+    from entrypoints.http.server import run_supervised, server_config
 
     settings = msgspec.structs.replace(settings, host=args.host or settings.host,
                                        port=args.port or settings.port)
@@ -75,6 +76,13 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
         from entrypoints.startup_checks import require_current_schema
 
         await require_current_schema(settings)  # before anything else is built
+        if settings.api_workers > 1:
+            # several processes on one socket, each with its own container and loops (ADR 0060)
+            print(f"imagegen API on {settings.resolved_base_url} with {settings.api_workers} "
+                  "processes (OpenAPI at /schema)", flush=True)
+            run_supervised(settings)  # blocks; the processes run their own event loops
+            return 0
+    # embedded stays one process: SQLite has one writer and the in-process worker lives here
     container = build_container(settings)
     try:
         if settings.profile == "embedded":
@@ -89,11 +97,11 @@ async def serve(args: argparse.Namespace, settings: Settings) -> int:
         await container.close()
         raise
     app = create_app(settings, container=container, run_worker=settings.profile == "embedded")
+    start_model_check(settings, container.core.model_check())  # logged, never blocking
     print(f"imagegen API on {settings.resolved_base_url} (OpenAPI at /schema)", flush=True)
-    # log_config=None: uvicorn's loggers propagate to the root handler, rendered by structlog;
-    # our own middleware writes the JSON access log, so uvicorn's is off.
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                           log_config=None, access_log=False, lifespan="on"))
+    # log_config=None (in server_config): uvicorn's loggers propagate to the root handler,
+    # rendered by structlog; our own middleware writes the JSON access log.
+    server = uvicorn.Server(server_config(app, settings))
     await server.serve()  # the app's lifespan starts the background loops (settings.loops)
     return 0
 

@@ -127,6 +127,7 @@ def _redis_previews(settings: Settings):  # type: ignore[no-untyped-def]
 
     return RedisPreviewIndex.from_url(settings.redis_url, ttl_s=settings.job_time_limit_s)
 
+
 def _worker_heartbeats(settings: Settings):  # type: ignore[no-untyped-def]
     from adapters.capacity.redis_heartbeat import RedisWorkerCapacity
 
