@@ -217,6 +217,24 @@ class UserRepository(Protocol):
 
     async def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
 
+    async def key_by_id(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_keys(self, user_id: str | None, *, limit: int) -> list[ApiKey]:
+        """Keys of `user_id` (every user's when None), newest first, at most `limit`."""
+        ...
+
+    async def revoke_key(self, key_id: str, at: datetime) -> None:
+        """Set `revoked_at` unless already set; `NotFound` for an unknown key."""
+        ...
+
+    async def touch_key(self, key_id: str, at: datetime) -> None:
+        """Record `last_used_at` (a cheap single-row update; a missing key is ignored)."""
+        ...
+
+    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        """Store the admin flag; `NotFound` if there is no such user."""
+        ...
+
     async def has_project(self, user_id: str, project_id: str) -> bool:
         """Whether one of the user's API keys is scoped to `project_id` (the user's projects)."""
         ...
@@ -625,6 +643,12 @@ class WebhookStore(Protocol):
 
     async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None: ...
 
+    async def rotate_secret(self, user_id: str, endpoint_id: str, secret: str,
+                            previous_until: datetime) -> WebhookEndpoint | None:
+        """Make `secret` current, keep the old one signing until `previous_until`; None if the
+        endpoint is not the user's."""
+        ...
+
 
 class WebhookResponse(msgspec.Struct, frozen=True, kw_only=True):
     """What one POST to an endpoint came to: a status code, or an error before any answer."""
@@ -642,4 +666,33 @@ class WebhookSender(Protocol):
 class UrlGuard(Protocol):
     async def check(self, url: str) -> None:
         """Raise domain.errors.InvalidRequest(field "url") for a URL we must not call."""
+        ...
+
+
+# --- retention (ADR 0093): rows kept only for a while ----------------------------------------
+
+class RetentionCutoffs(msgspec.Struct, frozen=True, kw_only=True):
+    """Rows older than these are deleted: dispatched outbox messages, idempotency keys,
+    finished (succeeded or failed) webhook deliveries with their attempts."""
+
+    outbox_before: datetime
+    idempotency_before: datetime
+    deliveries_before: datetime
+
+
+class RetentionPruner(Protocol):
+    async def prune(self, cutoffs: RetentionCutoffs, *, limit: int) -> dict[str, int]:
+        """Delete at most `limit` rows of each kind; return how many went, by table."""
+        ...
+
+
+# --- worker capacity (ADR 0092): what the ETA divides the queue by -----------------------------
+
+class WorkerCapacity(Protocol):
+    async def total(self) -> int:
+        """Job slots of the workers alive now (processes x threads); 0 when none reported."""
+        ...
+
+    async def beat(self, worker_id: str, slots: int, ttl_s: float) -> None:
+        """Report `slots` for `worker_id`, counted for `ttl_s` seconds unless renewed."""
         ...

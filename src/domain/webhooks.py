@@ -43,9 +43,17 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     secret: str
     created_at: datetime
     description: str = ""
+    previous_secret: str | None = None  # still signs until previous_secret_until (a rotation)
+    previous_secret_until: datetime | None = None
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.event_types
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The current secret, then the previous one while its overlap lasts."""
+        if self.previous_secret and self.previous_secret_until is not None and now < self.previous_secret_until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 class WebhookDelivery(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,6 +114,12 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
     content = f"{msg_id}.{timestamp}.{body}".encode()
     digest = hmac.new(secret_bytes(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def sign_all(secrets: tuple[str, ...], msg_id: str, timestamp: int, body: str) -> str:
+    """One `v1,` signature per secret, space-separated, as Standard Webhooks allows; a receiver
+    holding either secret during a rotation's overlap verifies the message."""
+    return " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets)
 
 
 def verify(secret: str, headers: dict[str, str], body: str) -> bool:

@@ -21,6 +21,6 @@ async def webhooks(args: argparse.Namespace, settings: Settings) -> int:
     where = f"http://{settings.host}:{settings.port}"
     print(f"imagegen webhook receiver on {where}/webhooks/{{provider}}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                           log_level="warning", lifespan="on"))
+                                           log_config=None, lifespan="on"))  # logs via structlog
     await server.serve()
     return 0

@@ -19,6 +19,14 @@ def dramatiq_argv(processes: int | None, threads: int | None) -> list[str]:
     return argv
 
 
+def worker_metrics_dir() -> str:
+    """Where worker processes write their metrics: Dramatiq's Prometheus database folder, so
+    its exposition server (port `dramatiq_prom_port`, 9191) serves ours beside its own."""
+    import tempfile
+
+    return os.environ.get("dramatiq_prom_db", os.path.join(tempfile.gettempdir(), "dramatiq-prometheus"))
+
+
 async def worker(args: argparse.Namespace, settings: Settings) -> int:
     """Replace this process with Dramatiq's (it forks the worker processes and forwards signals).
 
@@ -28,6 +36,11 @@ async def worker(args: argparse.Namespace, settings: Settings) -> int:
         print("imagegen: error: `worker` needs IMAGEGEN_PROFILE=production "
               "(the embedded profile runs its worker inside `serve`)", file=sys.stderr)
         return 2
+    from entrypoints.startup_checks import require_current_schema
+
+    await require_current_schema(settings)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", worker_metrics_dir())  # ADR 0092
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     argv = dramatiq_argv(args.processes, args.threads)
     os.execv(argv[0], argv)
     return 0  # not reached

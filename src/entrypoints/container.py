@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 from dependency_injector import containers, providers
 
+from adapters.capacity.static import StaticWorkerCapacity
 from adapters.clock import SystemClock
 from adapters.events.in_process import InProcessJobEvents
 from adapters.ids import UlidIdGenerator
@@ -17,11 +18,14 @@ from adapters.previews.memory import InMemoryPreviewIndex
 from adapters.image_providers.registry import StaticProviderRegistry
 from adapters.outbox_signal import OutboxSignal
 from adapters.persistence.sqlalchemy.engine import create_engine
+from adapters.persistence.sqlalchemy.retention import SqlAlchemyRetentionPruner
 from adapters.persistence.sqlalchemy.uow import SqlAlchemyUnitOfWork
 from adapters.storage.local_disk import LocalDiskObjectStorage
 from adapters.tasks.in_process import InProcessTaskQueue
 from application.ports import Clock, ImageProvider
-from application.use_cases.api_keys import Authenticate, CreateApiKey
+from application.use_cases.api_keys import (
+    Authenticate, CreateApiKey, KeyCache, ListApiKeys, RevokeApiKey, RotateApiKey,
+)
 from application.use_cases.audit_ledger import AuditLedger
 from application.use_cases.cancel_job import CancelJob
 from application.use_cases.credits import GetBalance, GrantCredits
@@ -32,6 +36,7 @@ from application.use_cases.handle_provider_callback import HandleProviderCallbac
 from application.use_cases.list_jobs import ListJobs
 from application.use_cases.job_previews import JobPreviews
 from application.use_cases.process_generation import ProcessGeneration
+from application.use_cases.prune_retention import PruneRetention
 from application.use_cases.reconcile_awaiting_jobs import ReconcileAwaitingJobs
 from application.use_cases.recover_jobs import RecoverJobs
 from application.use_cases.relay_outbox import RelayOutbox
@@ -86,12 +91,15 @@ class EmbeddedAdapters(containers.DeclarativeContainer):
                                 clock=core.clock)
     publisher = providers.Singleton(InProcessJobEvents)
     preview_index = providers.Singleton(InMemoryPreviewIndex)  # one process: API and worker
+    capacity = providers.Singleton(StaticWorkerCapacity, core.settings.provided.worker_concurrency)
 
 
 # --- production profile (ADR 0010-0013) ------------------------------------------------------
 def _production_engine(settings: Settings):  # type: ignore[no-untyped-def]
     if not settings.database_url:
-        raise ValueError("the production profile needs DATABASE_URL (or IMAGEGEN_DATABASE_URL)")
+        from entrypoints.settings_env import ConfigError
+
+        raise ConfigError("DATABASE_URL", "required on the production profile (or IMAGEGEN_DATABASE_URL)")
     return create_engine(settings.database_url, pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout_s,
                          pool_pre_ping=True)
@@ -121,6 +129,12 @@ def _redis_previews(settings: Settings):  # type: ignore[no-untyped-def]
     return RedisPreviewIndex.from_url(settings.redis_url, ttl_s=settings.job_time_limit_s)
 
 
+def _worker_heartbeats(settings: Settings):  # type: ignore[no-untyped-def]
+    from adapters.capacity.redis_heartbeat import RedisWorkerCapacity
+
+    return RedisWorkerCapacity.from_url(settings.redis_url, queue_name=settings.queue_name)
+
+
 class ProductionAdapters(containers.DeclarativeContainer):
     """Postgres (pooled), S3 storage, Dramatiq on Redis; the same names as `EmbeddedAdapters`."""
 
@@ -137,6 +151,7 @@ class ProductionAdapters(containers.DeclarativeContainer):
     queue = providers.Singleton(_dramatiq_queue, core.settings)
     publisher = providers.Singleton(_redis_events, core.settings)  # SSE sees workers' events
     preview_index = providers.Singleton(_redis_previews, core.settings)  # ADR 0072
+    capacity = providers.Singleton(_worker_heartbeats, core.settings)  # processes x threads, live
 # --- end production profile --------------------------------------------------------------------
 
 
@@ -174,16 +189,32 @@ class UseCases(containers.DeclarativeContainer):
     cancel_job = providers.Singleton(CancelJob, uow=adapters.uow.provider, clock=core.clock,
                                      publisher=adapters.publisher, providers=adapters.image_providers)
     get_job = providers.Singleton(GetJob, uow=adapters.uow.provider, clock=core.clock,
-                                  concurrency=_settings.provided.worker_concurrency)
+                                  concurrency=_settings.provided.worker_concurrency,
+                                  capacity=adapters.capacity)
     list_jobs = providers.Singleton(ListJobs, uow=adapters.uow.provider)
     get_balance = providers.Singleton(GetBalance, uow=adapters.uow.provider)
     grant_credits = providers.Singleton(GrantCredits, uow=adapters.uow.provider, clock=core.clock)
     audit_ledger = providers.Singleton(AuditLedger, uow=adapters.uow.provider)
     get_image = providers.Singleton(GetImage, uow=adapters.uow.provider, storage=adapters.storage,
                                     url_ttl_s=_settings.provided.image_url_ttl_s)
+    # --- API keys (ADR 0090): one cache per process, shared by authenticate and revoke ---
+    key_cache = providers.Singleton(KeyCache, clock=core.clock, ttl_s=_settings.provided.auth_cache_ttl_s)
     create_api_key = providers.Singleton(CreateApiKey, uow=adapters.uow.provider, clock=core.clock,
-                                         ids=core.ids)
-    authenticate = providers.Singleton(Authenticate, uow=adapters.uow.provider)
+                                         ids=core.ids, starter_credits=_settings.provided.starter_credits,
+                                         cache=key_cache)
+    authenticate = providers.Singleton(Authenticate, uow=adapters.uow.provider, clock=core.clock,
+                                       cache=key_cache, touch_every_s=_settings.provided.key_touch_every_s)
+    list_api_keys = providers.Singleton(ListApiKeys, uow=adapters.uow.provider)
+    revoke_api_key = providers.Singleton(RevokeApiKey, uow=adapters.uow.provider, clock=core.clock,
+                                         cache=key_cache)
+    rotate_api_key = providers.Singleton(RotateApiKey, uow=adapters.uow.provider, create=create_api_key,
+                                         revoke=revoke_api_key)
+    # --- end API keys ---
+    prune_retention = providers.Singleton(
+        PruneRetention, pruner=providers.Singleton(SqlAlchemyRetentionPruner, adapters.engine),
+        clock=core.clock, outbox_s=_settings.provided.retention_outbox_s,
+        idempotency_s=_settings.provided.retention_idempotency_s,
+        deliveries_s=_settings.provided.retention_deliveries_s)
     ensure_user = providers.Singleton(EnsureUser, uow=adapters.uow.provider, clock=core.clock)
     recover_jobs = providers.Singleton(RecoverJobs, uow=adapters.uow.provider, queue=adapters.queue,
                                        clock=core.clock, fail_or_retry=fail_or_retry,
@@ -249,6 +280,37 @@ class AppContainer:
 
             self._loops.start("reconciler", settings.reconcile_interval_s, reconcile_step(self))
 
+    def start_heartbeat(self, slots: int, *, every_s: float = 10.0) -> None:
+        """Report this worker process's `slots` every `every_s` (counted for 3x that)."""
+        capacity, worker_id = self.adapters.capacity(), self.settings.worker_id
+
+        async def beat() -> int:
+            await capacity.beat(worker_id, slots, ttl_s=3 * every_s)
+            return 0
+
+        self._loops = self._loops or BackgroundLoops()
+        self._loops.start("heartbeat", every_s, beat)
+
+    def start_configured_loops(self) -> list[str]:
+        """Start the loops `settings.loops` names (ADR 0091); return their names.
+
+        `auto`: the relay and retention everywhere, plus the reaper and the reconciler on the
+        embedded profile, whose API process is also its worker. `none`: no loop.
+        """
+        names = resolve_loops(self.settings)
+        self.start_background(relay="relay" in names, reaper="reaper" in names,
+                              reconcile="reconciler" in names)
+        if "retention" in names:
+            prune = self.use_cases.prune_retention()
+
+            async def retention() -> int:
+                await prune()
+                return 0
+
+            self._loops = self._loops or BackgroundLoops()
+            self._loops.start("retention", self.settings.retention_interval_s, retention)
+        return sorted(names)
+
     async def close(self) -> None:
         if self._loops is not None:
             await self._loops.stop()
@@ -266,10 +328,34 @@ class AppContainer:
         storage = self.adapters.storage()
         if hasattr(storage, "close"):
             storage.close()  # S3's thread pool and connections
+        capacity = self.adapters.capacity()
+        if hasattr(capacity, "aclose"):
+            await capacity.aclose()  # the heartbeat Redis client in production
         queue = self.adapters.queue()
         if hasattr(queue, "close"):
             await queue.close()
         await self.adapters.engine().dispose()
+
+
+LOOPS = ("relay", "reaper", "reconciler", "retention")
+
+
+def resolve_loops(settings: Settings) -> set[str]:
+    """The loop names `settings.loops` means; ConfigError (IMAGEGEN_LOOPS) for an unknown one."""
+    from entrypoints.settings_env import ConfigError
+
+    chosen = set(settings.loops)
+    if unknown := chosen - {*LOOPS, "auto", "none"}:
+        raise ConfigError("IMAGEGEN_LOOPS", f"unknown loops {sorted(unknown)}; choose from auto, none, "
+                          f"{', '.join(LOOPS)}")
+    if "none" in chosen:
+        return set()
+    if "auto" in chosen:
+        chosen.discard("auto")
+        chosen |= {"relay", "retention"}
+        if settings.profile == "embedded":
+            chosen |= {"reaper", "reconciler"}
+    return chosen
 
 
 def build_container(settings: Settings) -> AppContainer:

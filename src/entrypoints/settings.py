@@ -11,8 +11,9 @@ from typing import Literal
 
 import msgspec
 
-from domain.failures import RefundPolicy, Settlement
+from domain.failures import RefundPolicy
 from domain.pricing import ModelSpec
+from entrypoints.settings_env import ConfigError, field_of, read_fields
 
 DEFAULT_MODELS = Path(__file__).with_name("models.toml")
 
@@ -31,7 +32,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     profile: Literal["embedded", "production"] = "embedded"
-    home: Path = Path(".imagegen")
+    home: Path = Path(".imagegen")  # from_env: $XDG_DATA_HOME/imagegen (default_home)
     database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"
@@ -51,6 +52,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reservation_ttl_s: int = 3600
     image_url_ttl_s: int = 3600
     starter_credits: int = 100
+    # --- API keys and start-up (ADR 0090-0091) ---
+    auth_cache_ttl_s: float = 5.0  # a revocation reaches every other process within this long
+    key_touch_every_s: float = 60.0  # last_used_at written at most this often per key and process
+    loops: tuple[str, ...] = ("auto",)  # app-lifespan loops: auto, none, or relay reaper reconciler retention
+    retention_interval_s: float = 3600.0  # how often the retention loop prunes (ADR 0093)
+    retention_outbox_s: float = 7 * 86400.0  # dispatched outbox rows
+    retention_idempotency_s: float = 2 * 86400.0  # idempotency keys (they answer for 24 h)
+    retention_deliveries_s: float = 30 * 86400.0  # finished webhook deliveries and attempts
+    webhook_secret_overlap_s: float = 86400.0  # a rotated client-webhook secret keeps signing this long
+    # --- end API keys and start-up ---
     local_latency_s: float = 0.0
     local_failure_rate: float = 0.0
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -83,6 +94,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # --- object storage, production profile (S3 + optional CloudFront; see ADR 0014) ---
     s3_bucket: str = ""
     s3_endpoint_url: str = ""  # MinIO / moto; empty means AWS
+    s3_public_endpoint_url: str = ""  # the endpoint in presigned URLs, when clients reach S3 elsewhere
     s3_region: str = ""
     s3_connect_timeout_s: float = 3.0
     s3_read_timeout_s: float = 10.0
@@ -149,46 +161,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from IMAGEGEN_* variables (and DATABASE_URL / REDIS_URL)."""
+        """Build settings from IMAGEGEN_* variables (and the aliases in `ALIASES`).
+
+        Raises:
+            ConfigError: naming the first variable whose value does not parse (one line).
+        """
         env = dict(os.environ if env is None else env)
-        get = env.get
-        home = Path(get("IMAGEGEN_HOME", ".imagegen"))
-        values: dict[str, object] = {
-            "profile": get("IMAGEGEN_PROFILE", "embedded"),
-            "home": home,
-            "database_url": _database_url(env),
-            "redis_url": get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            "host": get("IMAGEGEN_HOST", "127.0.0.1"),
-            "port": int(get("IMAGEGEN_PORT", "8000")),
-            "public_base_url": get("IMAGEGEN_PUBLIC_BASE_URL", ""),
-            "default_model": get("IMAGEGEN_DEFAULT_MODEL", "local"),
-            "models": load_models(Path(get("IMAGEGEN_MODELS_FILE", str(DEFAULT_MODELS)))),
-            "refund_policy": _refund_policy(get("IMAGEGEN_CAPTURE_ON", "")),
-            "worker_concurrency": int(get("IMAGEGEN_WORKER_CONCURRENCY", "4")),
-            "worker_id": get("IMAGEGEN_WORKER_ID", f"{os.uname().nodename}-{os.getpid()}"),
-            "lease_s": int(get("IMAGEGEN_LEASE_S", "300")),
-            "starter_credits": int(get("IMAGEGEN_STARTER_CREDITS", "100")),
-            "local_latency_s": float(get("IMAGEGEN_LOCAL_LATENCY_S", "0")),
-            "local_failure_rate": float(get("IMAGEGEN_LOCAL_FAILURE_RATE", "0")),
-            "log_format": get("IMAGEGEN_LOG_FORMAT", "auto"),
-            "log_level": get("IMAGEGEN_LOG_LEVEL", "info"),
-            "rate_limit_per_minute": int(get("IMAGEGEN_RATE_LIMIT_PER_MINUTE", "600")),
-            "rate_limit_burst": int(get("IMAGEGEN_RATE_LIMIT_BURST", "120")),
-            "max_body_bytes": int(get("IMAGEGEN_MAX_BODY_BYTES", str(1024 * 1024))),
-        }
-        secret = get("IMAGEGEN_SIGNING_KEY")
-        values["signing_key"] = secret.encode() if secret else b""
-        ledger_secret = get("IMAGEGEN_LEDGER_KEY")
-        values["ledger_key"] = ledger_secret.encode() if ledger_secret else b""
-        values.update(_object_storage_env(env))
-        values.update(_queue_path_env(env))
-        values.update(_sync_provider_env(env))
-        values.update(_async_provider_env(env))
-        values.update(_watching_env(env))
-        values.update(_server_env(env))
-        values.update(_abuse_env(env))
+        values = read_fields(cls, env)
         values.update(overrides)
-        return msgspec.convert(values, cls, strict=False)
+        try:
+            return msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:  # an override of the wrong type: name the field
+            raise ConfigError(field_of(str(exc)), str(exc)) from exc
 
     def with_signing_key(self) -> Settings:
         """Return settings whose signing key is set, creating `home/signing.key` if needed.
@@ -307,33 +291,10 @@ def _is_date(text: str) -> bool:
     return len(text) == 10
 
 
-def _database_url(env: dict[str, str]) -> str:
-    """IMAGEGEN_DATABASE_URL, else DATABASE_URL in production; embedded defaults to SQLite."""
-    if env.get("IMAGEGEN_DATABASE_URL"):
-        return env["IMAGEGEN_DATABASE_URL"]
-    if env.get("IMAGEGEN_PROFILE") == "production":
-        return env.get("DATABASE_URL", "")
-    return ""
-
-
-def _refund_policy(capture_on: str) -> RefundPolicy:
-    names = [n.strip() for n in capture_on.split(",") if n.strip()]
-    return RefundPolicy(overrides={n: Settlement.CAPTURE for n in names})
-
-
-def _object_storage_env(env: dict[str, str]) -> dict[str, object]:
-    """The S3 / CloudFront settings (IMAGEGEN_S3_*, IMAGEGEN_CLOUDFRONT_*) that are set."""
-    names = ["s3_bucket", "s3_endpoint_url", "s3_region", "s3_connect_timeout_s",
-             "s3_read_timeout_s", "cloudfront_domain", "cloudfront_key_id",
-             "cloudfront_private_key", "cloudfront_private_key_file"]
-    values: dict[str, object] = {n: env[f"IMAGEGEN_{n.upper()}"] for n in names
-                                 if f"IMAGEGEN_{n.upper()}" in env}
-    if "IMAGEGEN_IMAGE_URL_TTL_S" in env:
-        values["image_url_ttl_s"] = int(env["IMAGEGEN_IMAGE_URL_TTL_S"])
-    if "IMAGEGEN_CLOUDFRONT_SIGNED" in env:
-        values["cloudfront_signed"] = env["IMAGEGEN_CLOUDFRONT_SIGNED"].strip().lower() not in (
-            "0", "false", "no", "off")
-    return values
+def default_home(env: dict[str, str]) -> Path:
+    """The embedded state directory: $XDG_DATA_HOME/imagegen, else ~/.local/share/imagegen."""
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / "imagegen"
 
 
 def _without_password(value: object) -> object:
@@ -348,75 +309,3 @@ def _without_password(value: object) -> object:
 
 def _is_secret(field: str) -> bool:
     return field.endswith(("_key", "_api_key", "_token", "_secret", "_secrets"))
-
-
-def _sync_provider_env(env: dict[str, str]) -> dict[str, object]:
-    """Provider keys (IMAGEGEN_<P>_API_KEY, else the vendor's own <P>_API_KEY), URLs, timeouts."""
-    values: dict[str, object] = {}
-    for vendor in ("openai", "gemini", "openrouter"):
-        key = env.get(f"IMAGEGEN_{vendor.upper()}_API_KEY") or env.get(f"{vendor.upper()}_API_KEY")
-        if key:
-            values[f"{vendor}_api_key"] = key
-        if env.get(f"IMAGEGEN_{vendor.upper()}_BASE_URL"):
-            values[f"{vendor}_base_url"] = env[f"IMAGEGEN_{vendor.upper()}_BASE_URL"]
-    for name in ("provider_connect_timeout_s", "provider_read_timeout_s"):
-        if f"IMAGEGEN_{name.upper()}" in env:
-            values[name] = float(env[f"IMAGEGEN_{name.upper()}"])
-    if "IMAGEGEN_EDIT_HISTORY_DEPTH" in env:
-        values["edit_history_depth"] = int(env["IMAGEGEN_EDIT_HISTORY_DEPTH"])
-    return values
-
-
-def _queue_path_env(env: dict[str, str]) -> dict[str, object]:
-    """Pool, queue, relay and reaper settings (IMAGEGEN_DB_*, IMAGEGEN_QUEUE_NAME, ...) that are set."""
-    names = ["db_pool_size", "db_max_overflow", "db_pool_timeout_s", "queue_name",
-             "relay_interval_s", "reaper_interval_s", "job_time_limit_s"]
-    return {n: env[f"IMAGEGEN_{n.upper()}"] for n in names if f"IMAGEGEN_{n.upper()}" in env}
-
-
-def _async_provider_env(env: dict[str, str]) -> dict[str, object]:
-    """IMAGEGEN_REPLICATE_*, IMAGEGEN_FAL_*, IMAGEGEN_WEBHOOK_* and friends that are set."""
-    plain = ["replicate_api_token", "replicate_base_url", "fal_api_key", "fal_queue_url",
-             "fal_jwks_url", "fal_jwks_cache_s", "fal_user_id",
-             "webhook_base_url", "webhook_tolerance_s", "awaiting_reconcile_after_s",
-             "awaiting_max_wait_s", "reconcile_interval_s"]
-    values: dict[str, object] = {n: env[f"IMAGEGEN_{n.upper()}"] for n in plain
-                                 if f"IMAGEGEN_{n.upper()}" in env}
-    if "REPLICATE_API_TOKEN" in env and "replicate_api_token" not in values:
-        values["replicate_api_token"] = env["REPLICATE_API_TOKEN"]
-    if "FAL_KEY" in env and "fal_api_key" not in values:
-        values["fal_api_key"] = env["FAL_KEY"]
-    lists = {"replicate_webhook_secrets": "IMAGEGEN_REPLICATE_WEBHOOK_SECRETS",
-             "fal_webhook_public_keys": "IMAGEGEN_FAL_WEBHOOK_PUBLIC_KEYS",
-             "image_fetch_allow_hosts": "IMAGEGEN_IMAGE_FETCH_ALLOW_HOSTS"}
-    for name, var in lists.items():
-        if var in env:
-            values[name] = tuple(p for p in env[var].replace(",", " ").split() if p)
-    return values
-
-
-def _abuse_env(env: dict[str, str]) -> dict[str, object]:
-    """IMAGEGEN_RATE_LIMIT_POOL_*, IMAGEGEN_SSE_*, IMAGEGEN_METRICS_TOKEN, IMAGEGEN_UPLOAD_GRACE_S."""
-    names = ["rate_limit_pool_size", "rate_limit_pool_timeout_s", "sse_max_streams_per_key",
-             "sse_max_duration_s", "sse_heartbeat_s", "metrics_token", "upload_grace_s"]
-    return {n: env[f"IMAGEGEN_{n.upper()}"] for n in names if f"IMAGEGEN_{n.upper()}" in env}
-
-
-def _watching_env(env: dict[str, str]) -> dict[str, object]:
-    """IMAGEGEN_WEBHOOK_ALLOW_HOSTS, IMAGEGEN_WEBHOOK_DELIVERY_INTERVAL_S, IMAGEGEN_OPENAI_WAIT_S."""
-    values: dict[str, object] = {}
-    if "IMAGEGEN_WEBHOOK_ALLOW_HOSTS" in env:
-        raw = env["IMAGEGEN_WEBHOOK_ALLOW_HOSTS"].replace(",", " ").split()
-        values["webhook_allow_hosts"] = tuple(raw)
-    for name in ("webhook_delivery_interval_s", "webhook_endpoint_cache_s", "openai_wait_s"):
-        if f"IMAGEGEN_{name.upper()}" in env:
-            values[name] = float(env[f"IMAGEGEN_{name.upper()}"])
-    return values
-
-
-def _server_env(env: dict[str, str]) -> dict[str, object]:
-    """IMAGEGEN_API_WORKERS and the IMAGEGEN_HTTP_* server timeouts that are set."""
-    names = {"api_workers": int, "http_header_timeout_s": float, "http_body_timeout_s": float,
-             "http_keep_alive_s": float, "http_max_connections": int}
-    return {n: kind(env[f"IMAGEGEN_{n.upper()}"]) for n, kind in names.items()
-            if f"IMAGEGEN_{n.upper()}" in env}

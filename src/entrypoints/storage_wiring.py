@@ -7,6 +7,7 @@ from adapters.storage.local_disk import LocalDiskObjectStorage
 from adapters.storage.s3 import S3ObjectStorage, make_s3_client
 from application.ports import CdnUrlSigner, Clock, ObjectStorage
 from entrypoints.settings import Settings
+from entrypoints.settings_env import ConfigError
 
 
 def build_object_storage(settings: Settings, clock: Clock) -> ObjectStorage:
@@ -24,12 +25,17 @@ def build_object_storage(settings: Settings, clock: Clock) -> ObjectStorage:
         return LocalDiskObjectStorage(settings.home / "objects", settings.resolved_base_url,
                                       settings.signing_key, clock)
     if not settings.s3_bucket:
-        raise ValueError("the production profile needs IMAGEGEN_S3_BUCKET")
+        raise ConfigError("IMAGEGEN_S3_BUCKET", "required on the production profile (the bucket for images)")
     client = make_s3_client(region=settings.s3_region or None,
                             endpoint_url=settings.s3_endpoint_url or None,
                             connect_timeout_s=settings.s3_connect_timeout_s,
                             read_timeout_s=settings.s3_read_timeout_s)
-    return S3ObjectStorage(client, settings.s3_bucket, url_signer=build_url_signer(settings, clock))
+    presign = None
+    if settings.s3_public_endpoint_url:  # presigned URLs the client's host can resolve
+        presign = make_s3_client(region=settings.s3_region or None,
+                                 endpoint_url=settings.s3_public_endpoint_url)
+    return S3ObjectStorage(client, settings.s3_bucket, url_signer=build_url_signer(settings, clock),
+                           presign_client=presign)
 
 
 def build_url_signer(settings: Settings, clock: Clock) -> CdnUrlSigner | None:

@@ -27,7 +27,7 @@ from application.use_cases.sweep_uploads import SweepUploads
 from application.use_cases.upload_input_image import UploadInputImage
 from application.use_cases.webhook_deliveries import ListDeliveryAttempts, ListWebhookDeliveries
 from application.use_cases.webhook_endpoints import (
-    CreateWebhookEndpoint, DeleteWebhookEndpoint, ListWebhookEndpoints,
+    CreateWebhookEndpoint, DeleteWebhookEndpoint, ListWebhookEndpoints, RotateWebhookSecret,
 )
 from entrypoints.background import BackgroundLoops
 
@@ -51,6 +51,8 @@ class Watching(containers.DeclarativeContainer):
                                           clock=core.clock, ids=core.ids)
     list_endpoints = providers.Singleton(ListWebhookEndpoints, store=webhook_store)
     delete_endpoint = providers.Singleton(DeleteWebhookEndpoint, store=webhook_store)
+    rotate_secret = providers.Singleton(RotateWebhookSecret, store=webhook_store, clock=core.clock,
+                                        overlap_s=core.settings.provided.webhook_secret_overlap_s)
     record_events = providers.Singleton(RecordWebhookEvents, store=webhook_store, clock=core.clock,
                                         ids=core.ids, cache_s=core.settings.provided.webhook_endpoint_cache_s)
     deliver = providers.Singleton(DeliverWebhooks, store=webhook_store, sender=webhook_sender,
@@ -66,6 +68,22 @@ class Watching(containers.DeclarativeContainer):
                                        clock=core.clock, ids=core.ids)
 
 
+def _meter_providers(container: AppContainer, metrics: PrometheusMetrics) -> None:
+    """Every provider call timed and counted by provider and model (ADR 0092), built lazily."""
+    from adapters.image_providers.registry import StaticProviderRegistry
+    from adapters.metrics.metered_provider import MeteredProviderRegistry
+    from entrypoints.container import provider_map
+
+    adapters = container.adapters
+
+    def build() -> MeteredProviderRegistry:
+        inner = StaticProviderRegistry(provider_map(container.settings, container.core.clock(),
+                                                    adapters.http_client()))
+        return MeteredProviderRegistry(inner, metrics)
+
+    adapters.image_providers.override(providers.Singleton(build))
+
+
 def install_watching(container: AppContainer) -> AppContainer:
     """Attach `container.watching` and wrap `adapters.publisher` in the fan-out."""
     watching = Watching(core=container.core, adapters=container.adapters)
@@ -76,6 +94,7 @@ def install_watching(container: AppContainer) -> AppContainer:
                                     .clear_finished(events)])  # previews end with the job (ADR 0072)
     container.adapters.publisher.override(providers.Object(fan_out))
     container.use_cases.relay_outbox.add_kwargs(on_events=watching.record_events.provided.from_outbox)
+    _meter_providers(container, watching.metrics())
     container.watching = watching  # type: ignore[attr-defined]
     container.watching_loops = BackgroundLoops()  # type: ignore[attr-defined]
     return container

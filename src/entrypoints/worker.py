@@ -38,6 +38,7 @@ class ContainerLifecycle(Middleware):
 
             self.container.start_background(relay=True, reaper=True, reconcile=True)
             start_model_check(self.container.settings, self.container.core.model_check())
+            self.container.start_heartbeat(worker.worker_threads)  # the ETA's capacity (ADR 0092)
             start_watching_loops(self.container)  # outgoing client webhooks (ADR 0034)
 
         self._run(start(), timeout_s=10)

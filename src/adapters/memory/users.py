@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from adapters.memory.store import InMemoryDatabase, decode, encode
@@ -17,7 +19,8 @@ class InMemoryUserRepository(UserRepository):
         self._guard = guard
         self._users: dict[str, bytes] = {}
         self._new_users: set[str] = set()
-        self._keys: dict[str, bytes] = {}  # key hash -> ApiKey
+        self._keys: dict[str, bytes] = {}  # key hash -> ApiKey (new keys)
+        self._key_updates: dict[str, bytes] = {}  # key hash -> ApiKey (revoked or touched)
 
     async def get(self, user_id: str) -> User | None:
         return self.peek(user_id)
@@ -49,8 +52,42 @@ class InMemoryUserRepository(UserRepository):
         return any(k.user_id == user_id and k.project_id == project_id for k in keys)
 
     async def key_by_hash(self, key_hash: str) -> ApiKey | None:
-        data = self._keys.get(key_hash, self._db.api_keys.get(key_hash))
+        data = self._keys.get(key_hash) or self._key_updates.get(key_hash) or self._db.api_keys.get(key_hash)
         return None if data is None else decode(data, ApiKey)
+
+    async def key_by_id(self, key_id: str) -> ApiKey | None:
+        return next((k for k in self._all_keys() if k.id == key_id), None)
+
+    async def list_keys(self, user_id: str | None, *, limit: int) -> list[ApiKey]:
+        keys = [k for k in self._all_keys() if user_id is None or k.user_id == user_id]
+        return sorted(keys, key=lambda k: (k.created_at, k.id), reverse=True)[:limit]
+
+    async def revoke_key(self, key_id: str, at: datetime) -> None:
+        """Stage `revoked_at` once; `NotFound` for an unknown key."""
+        key = await self.key_by_id(key_id)
+        if key is None:
+            raise NotFound("key", key_id)
+        if key.revoked_at is None:
+            self._stage_update(msgspec.structs.replace(key, revoked_at=at))
+
+    async def touch_key(self, key_id: str, at: datetime) -> None:
+        key = await self.key_by_id(key_id)
+        if key is not None:
+            self._stage_update(msgspec.structs.replace(key, last_used_at=at))
+
+    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        stored = await self.get(user_id)
+        if stored is None:
+            raise NotFound("user", user_id)
+        self._users[user_id] = encode(msgspec.structs.replace(stored, is_admin=is_admin))
+
+    def _stage_update(self, key: ApiKey) -> None:
+        target = self._keys if key.key_hash in self._keys else self._key_updates
+        target[key.key_hash] = encode(key)
+
+    def _all_keys(self) -> list[ApiKey]:
+        merged = {**self._db.api_keys, **self._key_updates, **self._keys}
+        return [decode(d, ApiKey) for d in merged.values()]
 
     def peek(self, user_id: str) -> User | None:
         """The user as this unit sees it (staged or committed); synchronous, for quotas."""
@@ -65,6 +102,7 @@ class InMemoryUserRepository(UserRepository):
 
     def apply_commit(self) -> None:
         self._db.users.update(self._users)
+        self._db.api_keys.update(self._key_updates)
         self._db.api_keys.update(self._keys)
         self.discard()
 
@@ -72,6 +110,7 @@ class InMemoryUserRepository(UserRepository):
         self._users.clear()
         self._new_users.clear()
         self._keys.clear()
+        self._key_updates.clear()
 
     def _key_ids(self) -> set[str]:
         return {decode(d, ApiKey).id for d in {**self._db.api_keys, **self._keys}.values()}

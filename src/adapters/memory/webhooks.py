@@ -32,6 +32,16 @@ class InMemoryWebhookStore(WebhookStore):
     async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
         return self.endpoints.get(endpoint_id)
 
+    async def rotate_secret(self, user_id: str, endpoint_id: str, secret: str,
+                            previous_until: datetime) -> WebhookEndpoint | None:
+        current = self.endpoints.get(endpoint_id)
+        if current is None or current.user_id != user_id:
+            return None
+        rotated = msgspec.structs.replace(current, secret=secret, previous_secret=current.secret,
+                                          previous_secret_until=previous_until)
+        self.endpoints[endpoint_id] = rotated
+        return rotated
+
     async def delete_endpoint(self, user_id: str, endpoint_id: str) -> bool:
         endpoint = self.endpoints.get(endpoint_id)
         if endpoint is None or endpoint.user_id != user_id:

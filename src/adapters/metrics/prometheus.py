@@ -8,18 +8,20 @@ depth, credits reserved and spent) are read from the database at scrape time (`r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from adapters.persistence.sqlalchemy.ops_snapshot import OpsSnapshot
 from domain.failures import ErrorClass
 from domain.jobs import JobStatus, JobStatusChanged
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The text format every Prometheus (2.x and 3.x) parses; sent verbatim (one charset, ADR 0092).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 _OPERATOR_CLASSES = frozenset(c.value for c in ErrorClass if c.operator_fault)
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _TRACKED = 10_000  # jobs whose generation start is remembered at once
 
 
@@ -44,6 +46,22 @@ class PrometheusMetrics:
                                       registry=r)
         self.credits_captured = Gauge("imagegen_credits_captured",
                                       "Credits captured (spent) over all time, all accounts", registry=r)
+        self.http_requests = Counter("imagegen_http_requests", "HTTP answers by route template and status",
+                                     ["method", "route", "status"], registry=r)
+        self.http_duration = Histogram("imagegen_http_request_duration_seconds",
+                                       "HTTP request handling time by route template", ["method", "route"],
+                                       buckets=_HTTP_BUCKETS, registry=r)
+        self.provider_calls = Counter("imagegen_provider_calls", "Provider calls by provider, model and outcome "
+                                      "(ok, accepted, or the error class)", ["provider", "model", "outcome"],
+                                      registry=r)
+        self.provider_call_duration = Histogram(
+            "imagegen_provider_call_duration_seconds", "Provider call time by provider and model",
+            ["provider", "model"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.queue_oldest_age = Gauge("imagegen_queue_oldest_age_seconds",
+                                      "How long the longest-waiting queued job has waited", registry=r)
+        self.reservation_oldest_age = Gauge("imagegen_reservation_oldest_age_seconds",
+                                            "Age of the oldest unfinished job, whose credits are held",
+                                            registry=r)
         self._generating_since: dict[str, datetime] = {}
         self._last_status: dict[str, JobStatus] = {}
 
@@ -73,6 +91,15 @@ class PrometheusMetrics:
                 while len(table) > _TRACKED:
                     table.pop(next(iter(table)))
 
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request; `route` is the template (/v1/jobs/{job_id}), never the raw path."""
+        self.http_requests.labels(method=method, route=route, status=str(status)).inc()
+        self.http_duration.labels(method=method, route=route).observe(seconds)
+
+    def observe_provider_call(self, provider: str, model: str, outcome: str, seconds: float) -> None:
+        self.provider_calls.labels(provider=provider, model=model, outcome=outcome).inc()
+        self.provider_call_duration.labels(provider=provider, model=model).observe(seconds)
+
     def render(self, snapshot: OpsSnapshot) -> bytes:
         """The exposition text, with the database figures of `snapshot`."""
         self.jobs.clear()
@@ -81,4 +108,8 @@ class PrometheusMetrics:
         self.queue_depth.set(sum(n for (_, s), n in snapshot.jobs.items() if s == JobStatus.QUEUED.value))
         self.credits_reserved.set(snapshot.credits_reserved)
         self.credits_captured.set(snapshot.credits_spent)
+        now = datetime.now(UTC)
+        for gauge, since in ((self.queue_oldest_age, snapshot.oldest_queued_at),
+                             (self.reservation_oldest_age, snapshot.oldest_open_at)):
+            gauge.set(0 if since is None else max(0.0, (now - since).total_seconds()))
         return generate_latest(self.registry)

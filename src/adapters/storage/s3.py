@@ -69,8 +69,12 @@ class S3ObjectStorage(ObjectStorage):
     """
 
     def __init__(self, client: Any, bucket: str, *, url_signer: CdnUrlSigner | None = None,
-                 max_workers: int = 10) -> None:
+                 max_workers: int = 10, presign_client: Any = None) -> None:
         """Use `client` (see `make_s3_client`) on `bucket`.
+
+        `presign_client` signs the GET URLs handed to clients when the endpoint they must use
+        differs from ours (MinIO at http://minio:9000 inside compose, localhost:9000 outside);
+        signing is local, so that client never connects anywhere.
 
         Raises:
             ValueError: if `bucket` is empty.
@@ -78,6 +82,7 @@ class S3ObjectStorage(ObjectStorage):
         if not bucket:
             raise ValueError("S3ObjectStorage needs a bucket name")
         self._client = client
+        self._presign_client = presign_client or client
         self._bucket = bucket
         self._signer = url_signer
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="s3")
@@ -135,7 +140,7 @@ class S3ObjectStorage(ObjectStorage):
         if self._signer is not None:
             return self._signer.url_for(key, expires_in_s=expires_in_s)
         try:
-            return str(self._client.generate_presigned_url(
+            return str(self._presign_client.generate_presigned_url(
                 "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in_s))
         except (BotoCoreError, ClientError) as exc:
             raise JobFailure(ErrorClass.STORAGE, f"could not sign a URL for {key}: {exc}") from exc
@@ -144,6 +149,8 @@ class S3ObjectStorage(ObjectStorage):
         """Stop the thread pool (pending calls finish) and the client's connections."""
         self._pool.shutdown(wait=False)
         self._client.close()
+        if self._presign_client is not self._client:
+            self._presign_client.close()
 
     async def _call(self, what: str, fn: Callable[..., T], **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

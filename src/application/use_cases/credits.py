@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from application.conflicts import retry_on_conflict
+from application.errors import NotFound
 from application.ports import Clock, UnitOfWorkFactory
 from domain.credits import Balance
 from domain.errors import InvalidRequest
@@ -13,8 +14,11 @@ class GetBalance:
     def __init__(self, *, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, user_id: str) -> Balance:
+    async def __call__(self, user_id: str, *, require_user: bool = False) -> Balance:
+        """The balance (zero for an unknown account, or NotFound with `require_user`)."""
         async with self._uow() as uow:
+            if require_user and await uow.users.get(user_id) is None:
+                raise NotFound("user", user_id)
             return (await uow.ledgers.load(user_id)).balance
 
 
@@ -22,8 +26,12 @@ class GrantCredits:
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(self, user_id: str, amount: int, reason: str = "grant") -> Balance:
-        """Add `amount` (> 0) credits; raise InvalidRequest on the `amount` field otherwise."""
+    async def __call__(self, user_id: str, amount: int, reason: str = "grant", *,
+                       require_user: bool = False) -> Balance:
+        """Add `amount` (> 0) credits; raise InvalidRequest on the `amount` field otherwise.
+
+        With `require_user`, raise NotFound for a user that does not exist (the CLI's default).
+        """
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
             raise InvalidRequest("amount", "must be a positive whole number of credits")
         if amount > MAX_GRANT:
@@ -31,6 +39,8 @@ class GrantCredits:
 
         async def attempt() -> Balance:
             async with self._uow() as uow:
+                if require_user and await uow.users.get(user_id) is None:
+                    raise NotFound("user", user_id)
                 await uow.lock_account(user_id)
                 ledger = await uow.ledgers.load(user_id)
                 if ledger.balance.available + ledger.balance.reserved + amount > MAX_BALANCE:

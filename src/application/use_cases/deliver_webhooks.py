@@ -18,7 +18,7 @@ from datetime import timedelta
 import msgspec
 
 from application.ports import Clock, WebhookSender, WebhookStore
-from domain.webhooks import DeliveryAttempt, WebhookDelivery, after_attempt, sign
+from domain.webhooks import DeliveryAttempt, WebhookDelivery, after_attempt, sign_all
 
 #: How long a claimed delivery is hidden from other deliverers (longer than a send can take).
 CLAIM_S = 120
@@ -105,7 +105,8 @@ class DeliverWebhooks:
         timestamp = int(now.timestamp())
         headers = {"content-type": "application/json", "user-agent": "imagegen-webhooks/1",
                    "webhook-id": delivery.id, "webhook-timestamp": str(timestamp),
-                   "webhook-signature": sign(endpoint.secret, delivery.id, timestamp, delivery.payload)}
+                   "webhook-signature": sign_all(endpoint.signing_secrets(now), delivery.id, timestamp,
+                                                 delivery.payload)}
         started = time.perf_counter()
         response = await self._sender.send(endpoint.url, headers, delivery.payload.encode())
         took_ms = int((time.perf_counter() - started) * 1000)

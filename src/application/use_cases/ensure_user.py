@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from application.conflicts import retry_on_conflict
 from application.ports import Clock, UnitOfWorkFactory
-from domain.accounts import User
+from application.use_cases.api_keys import check_user_id, create_user
 from domain.quota import Plan
 
 
@@ -14,7 +14,10 @@ class EnsureUser:
 
     async def __call__(self, user_id: str, *, starter_credits: int, plan: Plan = Plan.FREE,
                        admin: bool = False) -> bool:
-        """Return True when the user was created (and granted `starter_credits`) now."""
+        """Return True when the user was created (and granted `starter_credits`) now.
+
+        Raises InvalidRequest on the `user` field for a malformed user id."""
+        check_user_id(user_id)
 
         async def attempt() -> bool:
             now = self._clock.now()
@@ -22,11 +25,8 @@ class EnsureUser:
                 await uow.lock_account(user_id)
                 if await uow.users.get(user_id) is not None:
                     return False
-                await uow.users.add(User(id=user_id, plan=plan, created_at=now, is_admin=admin))
-                if starter_credits > 0:
-                    ledger = await uow.ledgers.load(user_id)
-                    ledger.grant(starter_credits, now=now, reason="starter credits")
-                    await uow.ledgers.append(ledger)
+                await create_user(uow, user_id, now=now, starter_credits=starter_credits,
+                                  plan=plan, admin=admin)
                 await uow.commit()
             return True
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from application.errors import NotFound
-from application.ports import Clock, UnitOfWorkFactory
+from application.errors import NotFound, ServiceUnavailable
+from application.ports import Clock, UnitOfWorkFactory, WorkerCapacity
 from domain.eta import estimate_eta_s
 from domain.images import StoredImage
 from domain.jobs import JobState
@@ -23,11 +23,14 @@ class JobView(msgspec.Struct, frozen=True, kw_only=True):
 
 class GetJob:
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock | None = None,
-                 concurrency: int = 1) -> None:
-        """`clock` enables the ETA (None leaves it out); `concurrency` is the workers' total."""
+                 concurrency: int = 1, capacity: WorkerCapacity | None = None) -> None:
+        """`clock` enables the ETA (None leaves it out). The workers' total slots come from
+        `capacity` (live heartbeats) when given, else the fixed `concurrency`; with no live
+        worker there is no ETA."""
         self._uow = uow
         self._clock = clock
         self._concurrency = concurrency
+        self._capacity = capacity
 
     async def __call__(self, user_id: str, job_id: str) -> JobView:
         """Raise NotFound for a missing job and for another user's job alike."""
@@ -38,9 +41,15 @@ class GetJob:
             position = await uow.jobs.queue_position(job.state)
             images = await uow.images.for_job(job_id)
             eta = None
-            if self._clock is not None:
+            slots = self._concurrency
+            if self._clock is not None and self._capacity is not None and not job.status.terminal:
+                try:
+                    slots = await self._capacity.total()
+                except ServiceUnavailable:
+                    slots = 0  # unknown capacity: no ETA rather than a wrong one
+            if self._clock is not None and slots > 0:
                 recent = ([] if job.status.terminal else
                           await uow.jobs.recent_processing_seconds(job.state.model, ETA_SAMPLE))
                 eta = estimate_eta_s(job.state, recent_durations_s=recent, queue_position=position,
-                                     concurrency=self._concurrency, now=self._clock.now())
+                                     concurrency=slots, now=self._clock.now())
         return JobView(job=job.state, queue_position=position, images=images, eta_seconds=eta)

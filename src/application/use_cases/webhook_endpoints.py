@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import timedelta
 
 import msgspec
 
@@ -44,11 +45,30 @@ class CreateWebhookEndpoint:
         endpoint = WebhookEndpoint(
             id=self._ids.new_id("whep"), user_id=cmd.user_id, url=cmd.url,
             event_types=tuple(dict.fromkeys(cmd.event_types)), description=cmd.description[:200],
-            secret=SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode(),
+            secret=new_secret(),
             created_at=self._clock.now())
         if not await self._store.add_endpoint(endpoint, max_per_user=MAX_ENDPOINTS_PER_USER):
             raise InvalidRequest("url", f"at most {MAX_ENDPOINTS_PER_USER} endpoints per user")
         return endpoint
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class RotateWebhookSecret:
+    def __init__(self, *, store: WebhookStore, clock: Clock, overlap_s: float) -> None:
+        self._store, self._clock, self._overlap = store, clock, timedelta(seconds=overlap_s)
+
+    async def __call__(self, user_id: str, endpoint_id: str) -> WebhookEndpoint:
+        """A new signing secret (answered once); the old one keeps signing for the overlap, so
+        deliveries carry both signatures until the receiver has switched. NotFound unless the
+        endpoint is the caller's."""
+        rotated = await self._store.rotate_secret(user_id, endpoint_id, new_secret(),
+                                                  self._clock.now() + self._overlap)
+        if rotated is None:
+            raise NotFound("endpoint", endpoint_id)
+        return rotated
 
 
 class ListWebhookEndpoints:

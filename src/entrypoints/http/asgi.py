@@ -19,8 +19,7 @@ def production_app() -> Litestar:
     container = build_container(settings)
     app = create_app(settings, container=container, run_worker=False)
 
-    async def start_relay() -> None:
-        container.start_background(relay=True, reaper=False)
+    async def start_relay() -> None:  # the loops start in create_app's lifespan (ADR 0091)
         from entrypoints.model_check import start_model_check
 
         start_model_check(settings, container.core.model_check())  # each process logs its own

@@ -57,6 +57,11 @@ async def send_bytes(send: Any, status: int, body: bytes, content_type: str,
 
 async def send_error(send: Any, status: int, detail: ErrorDetail,
                      headers: dict[str, str] | None = None) -> None:
+    import structlog
+
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id and detail.request_id is None:
+        detail = msgspec.structs.replace(detail, request_id=str(request_id))
     await send_bytes(send, status, msgspec.json.encode(ErrorBody(error=detail)), "application/json", headers)
 
 

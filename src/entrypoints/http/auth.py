@@ -23,6 +23,7 @@ def principal_provider(authenticate: Authenticate):  # type: ignore[no-untyped-d
     async def provide_principal(request: Request) -> Principal:
         principal = await authenticate(bearer_token(request))
         structlog.contextvars.bind_contextvars(user_id=principal.user_id)
+        request.scope.setdefault("state", {})["user_id"] = principal.user_id  # for the access line
         return principal
 
     return provide_principal

@@ -6,6 +6,7 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from application.errors import (
@@ -19,7 +20,23 @@ from entrypoints.http.schemas import BalanceOut, ErrorBody, ErrorDetail
 log = structlog.get_logger("imagegen.http")
 
 
+_DESCRIPTIONS = {400: "Invalid request: `error.field` names what is wrong",
+                 401: "Missing, unknown, revoked or expired API key", 402: "Not enough credits",
+                 403: "This endpoint needs an admin API key", 404: "No such resource of the caller's",
+                 409: "Conflict with the resource's state", 422: "Unprocessable request",
+                 429: "Too many requests for this API key", 503: "A backing service is briefly down"}
+
+
+def documented(*codes: int) -> dict[int, ResponseSpec]:
+    """`responses=` for a handler: each code answered with an ErrorBody."""
+    return {code: ResponseSpec(ErrorBody, description=_DESCRIPTIONS[code]) for code in codes}
+
+
 def error_response(status: int, detail: ErrorDetail, headers: dict[str, str] | None = None) -> Response:
+    """An ErrorBody answer carrying the request id (X-Request-Id) the middleware bound."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id and detail.request_id is None:
+        detail = msgspec.structs.replace(detail, request_id=str(request_id))
     return Response(content=msgspec.json.encode(ErrorBody(error=detail)), status_code=status,
                     media_type="application/json", headers=headers)
 
@@ -94,11 +111,14 @@ def _in_doubt(request: Request, exc: CommitOutcomeUnknown) -> Response:
         "same Idempotency-Key to get its result"), headers={"Retry-After": "1"})
 
 
-def _http(_: Request, exc: HTTPException) -> Response:
+def _http(request: Request, exc: HTTPException) -> Response:
+    from entrypoints.http.request_context import request_id_of
+
     field = "body" if exc.status_code in (400, 413, 415) else None
     return error_response(exc.status_code, ErrorDetail(
         type="invalid_request" if field else "http_error", message=str(exc.detail), field=field,
-        reason=str(exc.detail) if field else None), headers=exc.headers)
+        reason=str(exc.detail) if field else None, request_id=request_id_of(request.scope)),
+        headers=exc.headers)
 
 
 def _internal(_: Request, exc: Exception) -> Response:

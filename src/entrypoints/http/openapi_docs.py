@@ -100,3 +100,90 @@ def document_request_headers(app: Litestar, *, schema_name: str = "ErrorBody") -
                 responses.setdefault("409", error("A request with this Idempotency-Key is still running"))
                 responses.setdefault("422", error("This Idempotency-Key was used with another body"))
             operation.responses = responses
+
+
+# --- operation ids, common answers, the edits body, local docs assets (ADR 0094) ---------------
+
+def operation_id(route_handler, http_method, path_components) -> str:  # type: ignore[no-untyped-def]
+    """An explicit, stable operationId: a handler's own, else its controller plus its name in
+    camelCase (`jobsCancel`, `readBalance`), never one derived from the path."""
+    explicit = getattr(route_handler, "operation_id", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    qualname = getattr(route_handler.fn, "__qualname__", "")  # JobsController.cancel
+    owner = qualname.rsplit(".", 1)[0] if "." in qualname else ""
+    prefix = owner.removesuffix("Controller") if owner.endswith("Controller") else ""
+    words = [w for w in [*_split_camel(prefix), *route_handler.handler_name.split("_")] if w]
+    if len(route_handler.http_methods) > 1:
+        words.insert(0, str(http_method).lower())
+    return words[0].lower() + "".join(w[:1].upper() + w[1:] for w in words[1:])
+
+
+def _split_camel(name: str) -> list[str]:
+    import re
+
+    return re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)
+
+
+_SUBMITS = ("/v1/jobs", "/v1/batches", "/v1/images/generations", "/v1/images/edits",
+            "/v1/jobs/{job_id}/retry")
+
+
+def document_common_answers(app: Litestar, *, schema_name: str = "ErrorBody") -> None:
+    """503 on every /v1 operation (a backing service down), 404 where the path names a
+    resource, 402 where credits are reserved; existing entries are kept."""
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    ref = Reference(ref=f"#/components/schemas/{schema_name}")
+
+    def error(description: str) -> OpenAPIResponse:
+        return OpenAPIResponse(description=description, content={"application/json": OpenAPIMediaType(schema=ref)})
+
+    for path, item in (openapi.paths or {}).items():
+        if not path.startswith("/v1/"):
+            continue
+        for method in _METHODS:
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            responses.setdefault("503", error("A backing service is briefly unavailable; retry (Retry-After)"))
+            if "{" in path:
+                responses.setdefault("404", error("No such resource of the caller's"))
+            if method == "post" and path in _SUBMITS:
+                responses.setdefault("402", error("Credits do not cover the estimate"))
+            operation.responses = responses
+
+
+def document_edits_body(app: Litestar) -> None:
+    """The multipart body of POST /v1/images/edits, which the handler reads itself."""
+    from litestar.openapi.spec import RequestBody
+
+    openapi = app.plugins.get(OpenAPIPlugin).provide_openapi()
+    item = (openapi.paths or {}).get("/v1/images/edits")
+    if item is None or item.post is None:
+        return
+    text, binary = Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+    form = Schema(type=OpenAPIType.OBJECT, required=["image", "prompt"], properties={
+        "image": binary, "image[]": Schema(type=OpenAPIType.ARRAY, items=binary), "mask": binary,
+        "prompt": text, "model": text, "size": text, "n": Schema(type=OpenAPIType.INTEGER),
+        "response_format": Schema(type=OpenAPIType.STRING, enum=["url", "b64_json"]), "user": text})
+    item.post.request_body = RequestBody(required=True, content={
+        "multipart/form-data": OpenAPIMediaType(schema=form)})
+
+
+DOCS_ASSETS = "/schema/assets"
+
+
+def local_docs() -> tuple[list[object], object]:
+    """Swagger UI served from the installed `swagger-ui-bundle` files (no CDN), and its router."""
+    from litestar.openapi.plugins import SwaggerRenderPlugin
+    from litestar.static_files import create_static_files_router
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+    plugin = SwaggerRenderPlugin(
+        js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>")
+    router = create_static_files_router(path=DOCS_ASSETS, directories=[swagger_ui_path],
+                                        include_in_schema=False, opt={"public": True})
+    return [plugin], router

@@ -87,4 +87,5 @@ async def metrics(request: Request[Any, Any, Any], settings: NamedDependency[Set
     snapshot = await ops_snapshot.read()
     from adapters.metrics.prometheus import CONTENT_TYPE
 
-    return Response(prometheus.render(snapshot), media_type=CONTENT_TYPE)
+    # the header is set whole: Litestar would append a second charset to a text/* media type
+    return Response(prometheus.render(snapshot), media_type=CONTENT_TYPE, headers={"content-type": CONTENT_TYPE})

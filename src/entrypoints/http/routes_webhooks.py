@@ -16,6 +16,7 @@ from application.principal import Principal
 from application.use_cases.webhook_deliveries import ListDeliveryAttempts, ListWebhookDeliveries
 from application.use_cases.webhook_endpoints import (
     CreateEndpoint, CreateWebhookEndpoint, DeleteWebhookEndpoint, ListWebhookEndpoints,
+    RotateWebhookSecret,
 )
 from domain.errors import InvalidRequest
 from domain.webhooks import EVENT_TYPES, DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -95,6 +96,12 @@ _ERR = {400: ResponseSpec(ErrorBody, description="invalid request"),
 _ERR404 = {**_ERR, 404: ResponseSpec(ErrorBody, description="not the caller's")}
 
 
+class SecretRotated(Api):
+    id: str
+    secret: str  # whsec_...; shown only in this response
+    previous_secret_expires_at: datetime | None
+
+
 class WebhooksController(Controller):
     path = "/v1/webhooks"
     tags = ["webhooks"]
@@ -102,7 +109,8 @@ class WebhooksController(Controller):
     @post("/endpoints", status_code=201, summary="Register a webhook endpoint", responses=_ERR,
           description="https URLs on public addresses only. Job events are POSTed signed with "
                       "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature v1) "
-                      "and retried: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. The "
+                      "sent at once, and a failed one is retried after 5 s, 5 min, 30 min, 2 h, 5 h, "
+                      "10 h and 10 h (8 attempts in all). The "
                       "`secret` is shown only in this response.")
     async def create(self, data: JSONBody[EndpointCreate], principal: NamedDependency[Principal],
                      create_webhook_endpoint: NamedDependency[CreateWebhookEndpoint]) -> EndpointCreated:
@@ -111,6 +119,16 @@ class WebhooksController(Controller):
             description=data.description))
         return EndpointCreated(id=e.id, url=e.url, event_types=list(e.event_types),
                                description=e.description, created_at=e.created_at, secret=e.secret)
+
+    @post("/endpoints/{endpoint_id:str}/rotate-secret", status_code=200, responses=_ERR404,
+          summary="Rotate an endpoint's signing secret (the new one is shown once)",
+          description="Deliveries are signed with both secrets (two `v1,` signatures in "
+                      "`webhook-signature`) until `previousSecretExpiresAt` "
+                      "(IMAGEGEN_WEBHOOK_SECRET_OVERLAP_S, 24 h), so the receiver can switch.")
+    async def rotate_secret(self, endpoint_id: FromPath[str], principal: NamedDependency[Principal],
+                            rotate_webhook_secret: NamedDependency[RotateWebhookSecret]) -> SecretRotated:
+        e = await rotate_webhook_secret(principal.user_id, endpoint_id)
+        return SecretRotated(id=e.id, secret=e.secret, previous_secret_expires_at=e.previous_secret_until)
 
     @get("/endpoints", summary="The caller's webhook endpoints (without secrets)", responses=_ERR)
     async def list_endpoints(self, principal: NamedDependency[Principal],

@@ -125,13 +125,16 @@ class ImageOut(Api):
     created_at: datetime
 
 
-class ErrorDetail(Api):
+class ErrorDetail(Api, omit_defaults=True):
+    """Fields that do not apply are left out, never sent as null."""
+
     type: str
     message: str
     field: str | None = None
     reason: str | None = None
     balance: BalanceOut | None = None
     required: int | None = None
+    request_id: str | None = None  # the X-Request-Id of the request, for support and logs
 
 
 class ErrorBody(Api):

@@ -84,6 +84,7 @@ def server_config(app: Any, settings: Settings, **overrides: Any):  # type: igno
     configure_timeouts(settings)
     options: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
+        "log_config": None,  # uvicorn's loggers go through structlog (ADR 0092)
         "lifespan": "on", "loop": "uvloop", "http": ReadTimeoutProtocol,
         "timeout_keep_alive": settings.http_keep_alive_s, "backlog": 2048,
         "limit_concurrency": settings.http_max_connections or None}

@@ -36,6 +36,7 @@ def watching_dependencies(container: AppContainer) -> dict[str, Provide]:
         "create_webhook_endpoint": _from(w.create_endpoint),
         "list_webhook_endpoints": _from(w.list_endpoints),
         "delete_webhook_endpoint": _from(w.delete_endpoint),
+        "rotate_webhook_secret": _from(w.rotate_secret),
         "list_webhook_deliveries": _from(w.list_deliveries),
         "list_delivery_attempts": _from(w.list_attempts),
         "ops_snapshot": _from(w.ops_snapshot),

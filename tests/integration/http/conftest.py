@@ -25,10 +25,17 @@ class Api:
         self.container = container
 
     async def key_for(self, user: str, credits: int = 0) -> dict[str, str]:
+        """A key of `user` holding exactly `credits` (a user made by a key gets starter credits)."""
+        await self.container.use_cases.ensure_user()(user, starter_credits=0)
         issued = await self.container.use_cases.create_api_key()(user)
         if credits:
             await self.container.use_cases.grant_credits()(user, credits)
         return {"Authorization": f"Bearer {issued.secret}"}
+
+    async def admin_key(self, user: str = "root"):  # type: ignore[no-untyped-def]
+        """An admin user holding no credits, and its issued key."""
+        await self.container.use_cases.ensure_user()(user, starter_credits=0, admin=True)
+        return await self.container.use_cases.create_api_key()(user, admin=True)
 
     async def settle(self) -> None:
         await self.container.adapters.queue().drain()

@@ -52,7 +52,7 @@ async def test_stats_give_success_rate_times_credits_and_cost_by_model_and_day(t
         assert day["completed"] == 3 and len(day["day"]) == 10
         forbidden = await api.client.get("/v1/stats", params={"all": "true"}, headers=alice)
         assert forbidden.status_code == 403 and forbidden.json()["error"]["field"] == "Authorization"
-        admin = await api.container.use_cases.create_api_key()("root", admin=True)
+        admin = await api.admin_key("root")
         everyone = (await api.client.get("/v1/stats", params={"all": "true"},
                                          headers={"Authorization": f"Bearer {admin.secret}"})).json()
         assert everyone["scope"] == "all" and everyone["byModel"][0]["completed"] == 4
@@ -76,7 +76,7 @@ async def test_failed_jobs_lower_the_success_rate(tmp_path: Path) -> None:
 
 
 async def test_admin_endpoints_grant_change_plans_and_list_balances(api) -> None:
-    root = await api.container.use_cases.create_api_key()("root", admin=True)
+    root = await api.admin_key("root")
     admin = {"Authorization": f"Bearer {root.secret}"}
     alice = await api.key_for("alice", credits=3)
     await api.key_for("bob")
@@ -101,7 +101,7 @@ async def test_admin_endpoints_grant_change_plans_and_list_balances(api) -> None
 ])
 async def test_bad_admin_requests_name_the_field(api, method: str, path: str, body: dict, status: int,
                                                  field: str) -> None:
-    root = await api.container.use_cases.create_api_key()("root", admin=True)
+    root = await api.admin_key("root")
     await api.key_for("alice")
     r = await getattr(api.client, method)(path, json=body, headers={"Authorization": f"Bearer {root.secret}"})
     assert r.status_code == status and r.json()["error"]["field"] == field, r.text

@@ -30,6 +30,7 @@ async def test_idempotency_rate_limits_and_batches_work_on_postgres_and_redis(
     await empty_tables(container.adapters.engine())
     app = create_app(container=container, manage_container=False, run_worker=False)
     try:
+        await container.use_cases.ensure_user()("alice", starter_credits=0)
         issued = await container.use_cases.create_api_key()("alice")
         await container.use_cases.grant_credits()("alice", 10)
         headers = {"Authorization": f"Bearer {issued.secret}"}

@@ -48,6 +48,21 @@ def test_production_without_a_cdn_uses_presigned_s3_urls(monkeypatch: pytest.Mon
     assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["600"]
 
 
+def test_presigned_urls_use_the_public_endpoint_the_host_can_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In compose the API writes to http://minio:9000, but the browser must open localhost:9000."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    storage = build_object_storage(production(IMAGEGEN_S3_ENDPOINT_URL="http://minio:9000",
+                                              IMAGEGEN_S3_PUBLIC_ENDPOINT_URL="http://localhost:9000"),
+                                   FakeClock())
+    try:
+        url = storage.url_for(KEY, expires_in_s=600)
+        assert storage._client.meta.endpoint_url == "http://minio:9000"  # writes stay inside
+    finally:
+        storage.close()
+    assert url.startswith(f"http://localhost:9000/images/{KEY}?") and "X-Amz-Signature=" in url
+
+
 def test_production_needs_a_bucket() -> None:
     with pytest.raises(ValueError, match="S3_BUCKET"):
         build_object_storage(production(IMAGEGEN_S3_BUCKET=""), FakeClock())

@@ -112,5 +112,5 @@ def test_the_cli_reports_a_bad_catalog_in_one_line_with_exit_2(tmp_path: Path) -
 
     assert done.returncode == 2
     err = done.stderr.strip()
-    assert err.startswith("imagegen: error: settings: models.toml: models[0] (x): provider")
+    assert err.startswith("imagegen: error: IMAGEGEN_MODELS_FILE: models.toml: models[0] (x): provider")
     assert "\n" not in err

@@ -17,6 +17,7 @@ from adapters.persistence.sqlalchemy.engine import translated_errors
 from adapters.persistence.sqlalchemy.tables_client_webhooks import (
     webhook_attempts, webhook_deliveries, webhook_endpoints,
 )
+from application.errors import ConcurrencyConflict
 from application.ports import WebhookStore
 from domain.webhooks import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
@@ -81,6 +82,20 @@ class SqlAlchemyWebhookStore(WebhookStore):
             webhook_endpoints.c.id == endpoint_id))
         row = result.first()
         return None if row is None else _endpoint(row)
+
+    async def rotate_secret(self, user_id: str, endpoint_id: str, secret: str,
+                            previous_until: datetime) -> WebhookEndpoint | None:
+        current = await self.get_endpoint(endpoint_id)
+        if current is None or current.user_id != user_id:
+            return None
+        statement = (webhook_endpoints.update()
+                     .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.secret == current.secret)
+                     .values(secret=secret, previous_secret=current.secret,
+                             previous_secret_until=previous_until))
+        (result,) = await self._run("rotate a webhook secret", statement)
+        if result.rowcount != 1:  # rotated by someone else meanwhile: theirs stands
+            raise ConcurrencyConflict(f"the secret of {endpoint_id} changed during the rotation")
+        return await self.get_endpoint(endpoint_id)
 
     async def delete_endpoint(self, user_id: str, endpoint_id: str) -> bool:
         gone, _ = await self._run(

@@ -106,3 +106,49 @@ async def current_heads(engine: AsyncEngine) -> set[str]:
 
     async with engine.connect() as conn:
         return set(await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads()))
+
+
+def code_heads() -> set[str]:
+    """The head revisions of the migrations shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def missing_revisions(current: set[str]) -> set[str]:
+    """Revisions of this code not applied under `current` (the database's heads).
+
+    A revision counts as applied when it is an ancestor of a current head, `depends_on` links
+    included (Alembic then drops the dependency from the version table). Raises ValueError for
+    a current revision this code does not know (the database is newer than the code).
+    """
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import ResolutionError
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = script.revision_map
+    try:
+        heads = revisions.get_revisions(tuple(current))
+    except (ResolutionError, KeyError) as exc:
+        raise ValueError(f"the database is at revisions this code does not know: {exc}") from exc
+    applied = {r.revision for r in revisions._get_ancestor_nodes(heads, include_dependencies=True)}
+    return {r.revision for r in script.walk_revisions()} - applied
+
+
+async def schema_problem(engine: AsyncEngine) -> str | None:
+    """Why the database cannot serve this code (None when every migration is applied).
+
+    Raises ServiceUnavailable when the database cannot be reached.
+    """
+    from adapters.persistence.sqlalchemy.engine import translated_errors
+
+    with translated_errors("read the schema revision"):
+        current = await current_heads(engine)
+    try:
+        missing = missing_revisions(current)
+    except ValueError as exc:
+        return str(exc)
+    if not missing:
+        return None
+    have = ", ".join(sorted(current)) or "no schema"
+    return f"the database schema is out of date (at {have}; missing {', '.join(sorted(missing))}): run imagegen migrate"

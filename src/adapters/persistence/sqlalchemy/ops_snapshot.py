@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.persistence.sqlalchemy.engine import translated_errors
 from adapters.persistence.sqlalchemy.tables import balances, jobs
+from domain.jobs import JobStatus
 
 
 class OpsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     jobs: dict[tuple[str, str], int]  # (model, status) -> count
     credits_reserved: int
     credits_spent: int
+    oldest_queued_at: datetime | None = None  # when the longest-waiting queued job entered the queue
+    oldest_open_at: datetime | None = None  # creation of the oldest unfinished job (its reservation)
+
+
+#: Statuses of jobs that still hold a credit reservation.
+_OPEN = tuple(s.value for s in JobStatus if not s.terminal)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)  # SQLite hands back naive UTC from an aggregate
 
 
 class SqlAlchemyOpsSnapshot:
@@ -29,8 +46,13 @@ class SqlAlchemyOpsSnapshot:
             async with self._engine.connect() as conn:
                 rows = (await conn.execute(by_status)).all()
                 reserved, spent = (await conn.execute(credits)).one()
+                queued = (await conn.execute(select(func.min(jobs.c.updated_at))
+                                             .where(jobs.c.status == JobStatus.QUEUED.value))).scalar()
+                open_ = (await conn.execute(select(func.min(jobs.c.created_at))
+                                            .where(jobs.c.status.in_(_OPEN)))).scalar()
         return OpsSnapshot(jobs={(m, s): int(n) for m, s, n in rows},
-                           credits_reserved=int(reserved), credits_spent=int(spent))
+                           credits_reserved=int(reserved), credits_spent=int(spent),
+                           oldest_queued_at=_aware(queued), oldest_open_at=_aware(open_))
 
     async def ping(self) -> None:
         """SELECT 1; raise ServiceUnavailable when the database does not answer."""

@@ -195,6 +195,8 @@ api_keys = Table(
     _id("project_id"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    Column("expires_at", UtcDateTime),
+    Column("last_used_at", UtcDateTime),
 )
 
 # Tables defined in their own modules register on `metadata` when imported here.

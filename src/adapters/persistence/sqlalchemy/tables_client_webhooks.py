@@ -15,6 +15,8 @@ webhook_endpoints = Table(
     Column("secret", String(128), nullable=False),
     Column("description", String(200), nullable=False, server_default=""),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("previous_secret", String(128)),
+    Column("previous_secret_until", UtcDateTime),
 )
 
 webhook_deliveries = Table(

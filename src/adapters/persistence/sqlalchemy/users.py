@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -67,3 +68,32 @@ class SqlAlchemyUserRepository(UserRepository):
         query = select(api_keys).where(api_keys.c.key_hash == key_hash)
         row = (await self._db.execute("look up an API key", query)).first()
         return None if row is None else _key_to_domain(row)
+
+    async def key_by_id(self, key_id: str) -> ApiKey | None:
+        row = (await self._db.execute(f"get API key {key_id}",
+                                      select(api_keys).where(api_keys.c.id == key_id))).first()
+        return None if row is None else _key_to_domain(row)
+
+    async def list_keys(self, user_id: str | None, *, limit: int) -> list[ApiKey]:
+        query = select(api_keys).order_by(api_keys.c.created_at.desc(), api_keys.c.id.desc()).limit(limit)
+        if user_id is not None:
+            query = query.where(api_keys.c.user_id == user_id)
+        return [_key_to_domain(r) for r in await self._db.execute("list API keys", query)]
+
+    async def revoke_key(self, key_id: str, at: datetime) -> None:
+        """Set `revoked_at` once (a second revoke keeps the first time); `NotFound` if unknown."""
+        if await self.key_by_id(key_id) is None:
+            raise NotFound("key", key_id)
+        statement = (api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                     .values(revoked_at=at))
+        await self._db.execute(f"revoke API key {key_id}", statement)
+
+    async def touch_key(self, key_id: str, at: datetime) -> None:
+        statement = api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=at)
+        await self._db.execute(f"touch API key {key_id}", statement)
+
+    async def set_admin(self, user_id: str, is_admin: bool) -> None:
+        statement = users.update().where(users.c.id == user_id).values(is_admin=is_admin)
+        result = await self._db.execute(f"set admin of {user_id}", statement)
+        if result.rowcount != 1:
+            raise NotFound("user", user_id)
