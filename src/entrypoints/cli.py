@@ -192,12 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The CLI speaks through its own output; logs are for warnings unless asked for.
         overrides = {} if "IMAGEGEN_LOG_LEVEL" in os.environ else {"log_level": "warning"}
         settings = Settings.from_env(**overrides)
-        if settings.profile == "production":
-            settings.require_ledger_key()
     except ConfigError as exc:
         return _usage_error(str(exc))
-    except ValueError as exc:  # the production profile without IMAGEGEN_LEDGER_KEY
-        return _usage_error(f"IMAGEGEN_LEDGER_KEY: {exc}")
     configure_logging(settings)
     handler = COMMANDS[args.command]
     try:

@@ -361,6 +361,8 @@ def resolve_loops(settings: Settings) -> set[str]:
 def build_container(settings: Settings) -> AppContainer:
     """Wire the process for `settings.profile`."""
     if settings.profile == "production":
+        if not settings.database_url:
+            _production_engine(settings)  # ConfigError naming DATABASE_URL, before the ledger key
         core = Core(settings=settings.require_ledger_key())
         adapters: containers.DeclarativeContainer = ProductionAdapters(core=core)
     else:

@@ -78,6 +78,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_max_duration_s: float = 600.0  # then a final `timeout` event ends the stream
     sse_heartbeat_s: float = 15.0
     metrics_token: str = ""  # /metrics needs `Authorization: Bearer <token>`; empty: /metrics is 404
+    metrics_snapshot_ttl_s: float = 15.0  # the database-derived gauges are re-read at most this often
     upload_grace_s: int = 3600  # uploaded inputs no job references are deleted after this long
     # --- end abuse limits ---
     # --- synchronous real providers (ADR 0020); a provider is wired only when its key is set ---
@@ -210,10 +211,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                                        ledger_key_created=created)
 
     def require_ledger_key(self) -> Settings:
-        """The production profile's check: raise ValueError unless IMAGEGEN_LEDGER_KEY is set."""
+        """The production profile's check: `ConfigError` unless IMAGEGEN_LEDGER_KEY is set."""
         if not self.ledger_key:
-            raise ValueError("the production profile needs IMAGEGEN_LEDGER_KEY (a secret of at "
-                             "least 32 characters that keys the ledger's hash chain)")
+            raise ConfigError("IMAGEGEN_LEDGER_KEY", "required on the production profile (a secret "
+                              "of at least 32 characters that keys the ledger's hash chain)")
         return self
 
 

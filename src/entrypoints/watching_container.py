@@ -45,7 +45,8 @@ class Watching(containers.DeclarativeContainer):
     webhook_sender = providers.Singleton(HttpxWebhookSender, webhook_http, url_guard)
     metrics = providers.Singleton(PrometheusMetrics)
     ops_snapshot = providers.Singleton(CachedOpsSnapshot, providers.Singleton(SqlAlchemyOpsSnapshot,
-                                                                             adapters.engine))
+                                                                             adapters.engine),
+                                       ttl_s=core.settings.provided.metrics_snapshot_ttl_s)
 
     create_endpoint = providers.Singleton(CreateWebhookEndpoint, store=webhook_store, guard=url_guard,
                                           clock=core.clock, ids=core.ids)

@@ -55,7 +55,8 @@ def test_an_unreachable_database_is_one_line_exit_1() -> None:
 
 
 def test_migrate_needs_only_the_database_then_serve_and_worker_check_the_schema(tmp_path: Path) -> None:
-    env = {"IMAGEGEN_PROFILE": "production", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}"}
+    env = {"IMAGEGEN_PROFILE": "production", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'p.db'}",
+           "IMAGEGEN_LEDGER_KEY": "k" * 32}
     for command in (["serve", "--port", "1"], ["worker"]):
         old = imagegen(*command, env=env)
         assert old.returncode == 2

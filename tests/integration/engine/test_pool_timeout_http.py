@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-import structlog
 from dependency_injector import providers
 
 from adapters.persistence.sqlalchemy import create_engine
@@ -20,11 +18,6 @@ pytestmark = pytest.mark.integration
 async def test_a_pool_checkout_timeout_answers_503_with_retry_after(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx
-    # structlog caches its logger on first use, bound to the stderr of whichever test came
-    # first (closed by now); the 503 handler logs a warning, so give it a logger of its own
-    monkeypatch.setattr("entrypoints.http.errors.log",
-                        structlog.wrap_logger(structlog.PrintLogger(io.StringIO())))
-
     settings = Settings.from_env({"IMAGEGEN_HOME": str(tmp_path / "home")},
                                  public_base_url="http://testserver.local")
     container = build_container(settings)

@@ -109,12 +109,15 @@ async def test_access_log_lines_are_json_with_the_request_id_and_stdlib_loggers_
                        "from dramatiq": "dramatiq.worker", "from sqlalchemy": "sqlalchemy.engine"}
 
 
-async def test_metrics_parse_with_prometheus_and_count_requests_per_route(api) -> None:
-    headers = await api.key_for("mia", credits=5)
-    for _ in range(3):
-        await api.client.get("/v1/credits", headers=headers)
-    await api.client.get("/v1/jobs/job_missing", headers=headers)
-    r = await api.client.get("/metrics")
+async def test_metrics_parse_with_prometheus_and_count_requests_per_route(tmp_path: Path) -> None:
+    from tests.integration.http.request_helpers import api_with
+
+    async with api_with(tmp_path, metrics_token="t") as api:
+        headers = await api.key_for("mia", credits=5)
+        for _ in range(3):
+            await api.client.get("/v1/credits", headers=headers)
+        await api.client.get("/v1/jobs/job_missing", headers=headers)
+        r = await api.client.get("/metrics", headers={"Authorization": "Bearer t"})
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"  # one charset
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
@@ -128,15 +131,16 @@ async def test_metrics_parse_with_prometheus_and_count_requests_per_route(api) -
 async def test_queue_and_reservation_age_gauges_follow_the_oldest_waiting_job(tmp_path: Path) -> None:
     from tests.integration.http.request_helpers import api_with
 
-    async with api_with(tmp_path) as api:  # no worker: the job waits
-        empty = (await api.client.get("/metrics")).text
+    async with api_with(tmp_path, metrics_token="t",  # no worker: the job waits
+                        metrics_snapshot_ttl_s=0.0) as api:
+        empty = (await api.client.get("/metrics", headers={"Authorization": "Bearer t"})).text
         assert samples_of(empty, "imagegen_queue_oldest_age_seconds") == [0.0]
         headers = await api.key_for("q", credits=5)
         await api.client.post("/v1/jobs", json={"prompt": "p", "size": "32x32"}, headers=headers)
         import asyncio
 
         await asyncio.sleep(0.05)
-        text = (await api.client.get("/metrics")).text
+        text = (await api.client.get("/metrics", headers={"Authorization": "Bearer t"})).text
     assert samples_of(text, "imagegen_queue_oldest_age_seconds")[0] > 0
     assert samples_of(text, "imagegen_reservation_oldest_age_seconds")[0] > 0
 

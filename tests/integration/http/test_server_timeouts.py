@@ -163,7 +163,7 @@ def test_production_runs_several_api_processes_with_the_same_timeouts(
            "IMAGEGEN_S3_ENDPOINT_URL": "http://127.0.0.1:9", "IMAGEGEN_S3_REGION": "us-east-1",
            "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "IMAGEGEN_LOG_LEVEL": "warning",
            "IMAGEGEN_API_WORKERS": "2", "IMAGEGEN_PORT": str(port), "IMAGEGEN_RATE_LIMIT_PER_MINUTE": "0",
-           "IMAGEGEN_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+           "IMAGEGEN_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S), "IMAGEGEN_LEDGER_KEY": "k" * 32,
            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     cli = [sys.executable, "-m", "entrypoints.cli"]
     user = f"workers-{uuid.uuid4().hex[:6]}"

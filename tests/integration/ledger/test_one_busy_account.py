@@ -75,7 +75,8 @@ async def test_two_hundred_concurrent_submits_on_one_account_answer_201_or_402_o
     queue = RecordingQueue()
     container = production_container(
         migrated_postgres, tmp_path, queue=queue, redis_url=require_redis(), db_pool_size=20,
-        db_max_overflow=0, rate_limit_per_minute=100_000, rate_limit_burst=BURST * 2)
+        db_max_overflow=0, rate_limit_per_minute=100_000, rate_limit_burst=BURST * 2,
+        starter_credits=0)
     await empty_tables(container.adapters.engine())
     app = create_app(container=container, manage_container=False, run_worker=False)
     try:

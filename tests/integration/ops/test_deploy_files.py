@@ -106,11 +106,11 @@ def _metric_names(expr: str) -> set[str]:
 async def test_the_dashboard_and_alerts_use_metrics_the_app_exposes(tmp_path: Path) -> None:
     from tests.integration.http.request_helpers import api_with
 
-    async with api_with(tmp_path, run_worker=True) as api:
+    async with api_with(tmp_path, run_worker=True, metrics_token="t") as api:
         headers = await api.key_for("dash", credits=5)
         await api.client.post("/v1/jobs", json={"prompt": "p", "size": "32x32"}, headers=headers)
         await api.settle()
-        scrape = (await api.client.get("/metrics")).text
+        scrape = (await api.client.get("/metrics", headers={"Authorization": "Bearer t"})).text
     exposed = {f.name for f in text_string_to_metric_families(scrape)}
     dashboard = json.loads((ROOT / "deploy/grafana/imagegen-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]

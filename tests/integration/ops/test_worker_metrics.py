@@ -23,11 +23,11 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 
 async def test_provider_calls_are_counted_and_timed_by_provider_model_and_outcome(tmp_path: Path) -> None:
-    async with api_with(tmp_path, run_worker=True) as api:
+    async with api_with(tmp_path, run_worker=True, metrics_token="t") as api:
         headers = await api.key_for("u", credits=20)
         await api.client.post("/v1/jobs", json={"prompt": "ok", "size": "32x32"}, headers=headers)
         await api.settle()
-        text = (await api.client.get("/metrics")).text
+        text = (await api.client.get("/metrics", headers={"Authorization": "Bearer t"})).text
     calls = samples(text, "imagegen_provider_calls_total")
     assert calls[(("model", "local"), ("outcome", "ok"), ("provider", "local"))] == 1
     durations = samples(text, "imagegen_provider_call_duration_seconds_count")
@@ -35,11 +35,11 @@ async def test_provider_calls_are_counted_and_timed_by_provider_model_and_outcom
 
 
 async def test_a_failing_provider_is_counted_under_its_error_class(tmp_path: Path) -> None:
-    async with api_with(tmp_path, run_worker=True, local_failure_rate=1.0) as api:
+    async with api_with(tmp_path, run_worker=True, metrics_token="t", local_failure_rate=1.0) as api:
         headers = await api.key_for("u", credits=20)
         await api.client.post("/v1/jobs", json={"prompt": "bad", "size": "32x32"}, headers=headers)
         await api.settle()
-        text = (await api.client.get("/metrics")).text
+        text = (await api.client.get("/metrics", headers={"Authorization": "Bearer t"})).text
     outcomes = {dict(k)["outcome"] for k in samples(text, "imagegen_provider_calls_total")}
     assert outcomes and "ok" not in outcomes
 

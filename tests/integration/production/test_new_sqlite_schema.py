@@ -67,3 +67,8 @@ def test_a_migration_with_sql_beyond_row_fixes_turns_the_shortcut_off(tmp_path: 
     (versions / "d.py").write_text("revision = 'd'\ndown_revision = 'c'\n"
                                    "def upgrade():\n    op.bulk_insert(plans, [{'name': 'free'}])\n")
     assert migrate.script_heads() is None
+    (versions / "d.py").write_text("revision = 'd'\ndown_revision = 'c'\n"
+                                   "# imagegen: backfill-only\n"
+                                   "def upgrade():\n    conn = op.get_bind()\n"
+                                   "    conn.execute(rows.insert(), copied)\n")
+    assert migrate.script_heads() == {"d"}  # a declared backfill of existing rows keeps it on

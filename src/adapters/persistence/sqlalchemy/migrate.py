@@ -5,7 +5,8 @@ come from `metadata` (tests/integration/production/test_migrations.py keeps the 
 the heads are stamped, read from the revision files without importing Alembic, which is most
 of a first `imagegen generate` otherwise (ADR 0063). A migration that runs SQL of its own other
 than `op.execute("UPDATE ...")` / `("DELETE ...")` (row fixes, no-ops on empty tables) turns the
-shortcut off.
+shortcut off, unless the revision declares itself a backfill of existing rows
+(`# imagegen: backfill-only`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,15 @@ _ANY_EXECUTE = re.compile(r"\.execute\(")
 _ROWS_ONLY = re.compile(  # op.execute("UPDATE ...") / ("DELETE ..."): nothing to do on empty tables
     r"\bop\.execute\(\s*(?:sa\.text\(\s*)?[rRuU]?(?:'|\")+\s*(?:UPDATE|DELETE)\b", re.I)
 _OTHER_SQL = re.compile(r"bulk_insert|get_bind|run_sync|inline_literal")
+#: A revision whose own SQL only copies existing rows into new tables (a backfill: nothing to do
+#: on a new, empty database) says so with this line, which keeps the shortcut on.
+_BACKFILL_ONLY = re.compile(r"^# imagegen: backfill-only\b", re.M)
 
 
 def _only_ddl_or_row_fixes(text: str) -> bool:
     """True when the revision's own SQL only changes existing rows (a no-op on a new database)."""
+    if _BACKFILL_ONLY.search(text):
+        return True
     if _OTHER_SQL.search(text):
         return False
     return len(_ANY_EXECUTE.findall(text)) == len(_ROWS_ONLY.findall(text))

@@ -8,6 +8,8 @@ Revision ID: 1200_ledger_keyed
 Revises: 0004_client_webhooks
 Create Date: 2026-12-01 12:00:00
 """
+# imagegen: backfill-only (its SQL copies existing reservation events; ADR 0063)
+
 
 from __future__ import annotations
 
