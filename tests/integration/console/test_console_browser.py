@@ -54,7 +54,8 @@ def _free_port() -> int:
 
 
 async def _provision(home: Path) -> tuple[str, str]:
-    """Keys of a user (with 100 credits) and of an admin, made before the server starts."""
+    """Keys of a user (with the 100 starter credits every new user gets) and of an admin, made
+    before the server starts."""
     from entrypoints.container import build_container
     from entrypoints.settings import Settings
 
@@ -63,7 +64,6 @@ async def _provision(home: Path) -> tuple[str, str]:
     try:
         user = await container.use_cases.create_api_key()("console-user")
         admin = await container.use_cases.create_api_key()("console-admin", admin=True)
-        await container.use_cases.grant_credits()("console-user", 100, "console test")
         return user.secret, admin.secret
     finally:
         await container.close()

@@ -74,7 +74,7 @@ def test_the_console_is_served_by_the_production_app(tmp_path: Path) -> None:
                                   "IMAGEGEN_CLOUDFRONT_DOMAIN": "cdn.example.com",
                                   "IMAGEGEN_CLOUDFRONT_SIGNED": "0",
                                   "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
-                                  "IMAGEGEN_HOME": str(tmp_path)})
+                                  "IMAGEGEN_LEDGER_KEY": "k" * 32, "IMAGEGEN_HOME": str(tmp_path)})
     app = create_app(settings, run_worker=False, manage_container=False)  # no database needed
     with TestClient(app) as client:
         res = client.get("/console")
