@@ -53,7 +53,7 @@ class InMemoryQuotaRepository(QuotaRepository):
 
     def apply_commit(self) -> None:
         for user_id, delta in self._deltas.items():
-            self._db.storage_usage[user_id] = self._db.storage_usage.get(user_id, 0) + delta
+            self._db.storage_usage[user_id] = max(0, self._db.storage_usage.get(user_id, 0) + delta)
         self.discard()
 
     def discard(self) -> None:

@@ -131,3 +131,33 @@ async def test_unreferenced_uploads_are_removed_after_the_grace_period(both, tmp
     with pytest.raises(Exception):
         await storage.get(orphan.key)
     assert await storage.get(used.key)
+
+
+async def test_a_sweep_gives_the_removed_bytes_back_to_the_quota(both, tmp_path: Path) -> None:
+    await both.key_for("alice", credits=10)
+    upload = both.container.watching.upload_image()
+    first = await upload("alice", png(32, 32))
+    second = await upload("alice", png(48, 48))
+    async with both.container.adapters.uow() as uow:
+        assert (await uow.quotas.get("alice")).used_bytes == first.size_bytes + second.size_bytes
+    sweep = SweepUploads(uow=both.container.adapters.uow, storage=both.container.adapters.storage(),
+                         clock=both.container.core.clock(), grace_s=0)
+    time.sleep(0.01)
+    assert await sweep() == 2
+    async with both.container.adapters.uow() as uow:
+        assert (await uow.quotas.get("alice")).used_bytes == 0  # quota used == bytes stored
+    async with both.container.adapters.engine().connect() as conn:
+        left = (await conn.execute(select(func.coalesce(func.sum(images.c.size_bytes), 0))
+                                   .where(images.c.user_id == "alice"))).scalar_one()
+    assert left == 0
+
+
+async def test_giving_back_more_than_was_counted_stops_at_zero(both) -> None:
+    async with both.container.adapters.uow() as uow:
+        await uow.quotas.add_usage("carol", 100)
+        await uow.commit()
+    async with both.container.adapters.uow() as uow:
+        await uow.quotas.add_usage("carol", -250)  # e.g. bytes counted before usage was tracked
+        await uow.commit()
+    async with both.container.adapters.uow() as uow:
+        assert (await uow.quotas.get("carol")).used_bytes == 0

@@ -43,12 +43,16 @@ class SqlAlchemyQuotaRepository(QuotaRepository):
 
     async def add_usage(self, user_id: str, delta_bytes: int) -> None:
         """Count `delta_bytes` if they fit under the plan's limit, else count nothing and raise
-        `StorageQuotaExceeded` (a negative delta, a deletion, always fits)."""
+        `StorageQuotaExceeded` (a negative delta, a deletion, always fits and never takes the
+        usage below zero)."""
         insert = _insert(self._db.dialect_name, storage_usage)
         await self._db.execute(f"open storage usage of {user_id}", insert.values(
             user_id=user_id, used_bytes=0).on_conflict_do_nothing(index_elements=[storage_usage.c.user_id]))
+        used = storage_usage.c.used_bytes + delta_bytes
+        if delta_bytes < 0:
+            used = case((used < 0, literal(0)), else_=used)
         statement = (update(storage_usage).where(storage_usage.c.user_id == user_id)
-                     .values(used_bytes=storage_usage.c.used_bytes + delta_bytes))
+                     .values(used_bytes=used))
         if delta_bytes > 0:
             statement = statement.where(
                 storage_usage.c.used_bytes + delta_bytes <= _limit_of(user_id))
