@@ -77,3 +77,10 @@ def derived_job_id(api_key_id: str, key: str, request_fingerprint: str) -> str:
     value = int.from_bytes(digest[:17], "big") >> 6  # 130 bits -> 26 base32 characters
     chars = [_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26))]
     return "job_" + "".join(chars)
+
+
+def derived_batch_ids(job_id: str, children: int) -> tuple[str, tuple[str, ...]]:
+    """The ids of the batch a keyed request makes, and of its children, from the request's
+    derived job id: the same for the same key and request, like `derived_job_id`."""
+    suffix = job_id.removeprefix("job_")
+    return "bat_" + suffix, tuple(derived_job_id(job_id, str(i), "batch child") for i in range(children))

@@ -3,6 +3,8 @@
 Every child is validated first; then one unit of work reserves credits for all children on the
 same ledger (one append), adds every job, the batch and the dispatch messages, and commits.
 Too few credits for the whole batch -> `InsufficientCredits` and nothing is created.
+With caller-derived ids (an Idempotency-Key, ADR 0056) a batch that already exists under its id
+is returned as it is, so a retry after a commit in doubt neither makes nor charges a second one.
 """
 
 from __future__ import annotations
@@ -38,12 +40,17 @@ class SubmitBatchCommand(msgspec.Struct, frozen=True, kw_only=True):
     n: int = 1
     seed: int | None = None
     project_id: str | None = None
+    # The batch's and its children's ids when the caller derives them (an Idempotency-Key, ADR
+    # 0056): a batch that already exists under that id is returned instead of a second one.
+    batch_id: str | None = None
+    job_ids: tuple[str, ...] = ()
 
 
 class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     batch: Batch
     jobs: tuple[JobState, ...]
     balance: Balance
+    created: bool = True
 
 
 class SubmitBatch:
@@ -59,15 +66,23 @@ class SubmitBatch:
         if not 1 <= len(cmd.items) <= MAX_BATCH_SIZE:
             raise InvalidRequest(cmd.field, f"a batch has 1 to {MAX_BATCH_SIZE} items")
         size = ImageSize.parse(cmd.size)
-        planned = [(self._ids.new_id("job"), item, *self._price(cmd, i, item, size))
-                   for i, item in enumerate(cmd.items)]
+        derived = cmd.batch_id is not None and len(cmd.job_ids) == len(cmd.items)
+        planned = [(cmd.job_ids[i] if derived else self._ids.new_id("job"), item,
+                    *self._price(cmd, i, item, size)) for i, item in enumerate(cmd.items)]
         total = sum(credits for *_, credits in planned)
-        batch_id = self._ids.new_id("bat")
+        batch_id = cmd.batch_id if derived and cmd.batch_id else self._ids.new_id("bat")
 
         async def attempt() -> BatchResult:
             now = self._clock.now()
             async with self._uow() as uow:
                 await uow.lock_account(cmd.user_id)
+                if derived and (existing := await uow.batches.get(batch_id)) is not None:
+                    if existing.user_id != cmd.user_id:
+                        raise InvalidRequest("Idempotency-Key", "names a batch of another account")
+                    jobs = [await uow.jobs.get(job_id) for job_id in existing.job_ids]
+                    return BatchResult(batch=existing, jobs=tuple(j.state for j in jobs if j is not None),
+                                       balance=(await uow.ledgers.load(cmd.user_id)).balance,
+                                       created=False)
                 ledger = await uow.ledgers.load(cmd.user_id, job_ids=[job_id for job_id, *_ in planned])
                 balance = ledger.balance
                 if total > balance.available:
@@ -99,7 +114,7 @@ class SubmitBatch:
         messages = [OutboxMessage(id=self._ids.new_id("msg"), job_id=job_id, topic=DISPATCH_JOB,
                                   created_at=now) for job_id, *_ in planned]
         result = await retry_on_conflict(attempt)
-        for message in messages:
+        for message in messages if result.created else ():
             await self._relay.publish_committed(message)
         return result
 

@@ -126,7 +126,8 @@ class IdempotencyMiddleware:
                 type="invalid_request", message="body: request body too large", field="body",
                 reason=f"larger than {self._max_body} bytes"))
             return
-        await self._keyed(scope, receive, send, principal, key, body)
+        # A multipart retry draws a new boundary: the fingerprint ignores it (ADR 0056).
+        await self._keyed(scope, receive, send, principal, key, _boundary_free(scope, body), replay_body=body)
 
     async def _sdk_call(self, scope: dict[str, Any], receive: Any, send: Any, retry_count: str) -> None:
         """An OpenAI SDK call without a key: the key is derived from the body, so the SDK's

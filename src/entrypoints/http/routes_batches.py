@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import get, post
+from typing import Any
+
+import msgspec
+
+from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -12,6 +16,8 @@ from application.use_cases.retry_job import RetryJob
 from application.use_cases.submit_batch import BatchItem, SubmitBatch, SubmitBatchCommand
 from domain.batches import BatchKind, summarize
 from domain.errors import InvalidRequest
+from domain.idempotency import derived_batch_ids
+from entrypoints.http.middleware_idempotency import idempotent_job_id
 from entrypoints.http.schemas import ErrorBody, JobCreated, Progress
 from entrypoints.http.schemas_requests import BatchChild, BatchCreate, BatchOut
 from entrypoints.http.views import balance_out
@@ -49,10 +55,14 @@ def batch_out(view: BatchView) -> BatchOut:
 
 @post("/v1/batches", status_code=201, tags=["batches"], summary="Submit a batch or a model comparison",
       description="Reserves credits for every child at once, or for none (402).")
-async def create_batch(data: JSONBody[BatchCreate], principal: NamedDependency[Principal],
-                       submit_batch: NamedDependency[SubmitBatch],
+async def create_batch(request: Request[Any, Any, Any], data: JSONBody[BatchCreate],
+                       principal: NamedDependency[Principal], submit_batch: NamedDependency[SubmitBatch],
                        settings: NamedDependency[Settings]) -> BatchOut:
-    result = await submit_batch(_command(data, principal, settings.default_model))
+    cmd = _command(data, principal, settings.default_model)
+    if (job_id := idempotent_job_id(request.scope)) is not None:  # type: ignore[arg-type]
+        batch_id, job_ids = derived_batch_ids(job_id, len(cmd.items))
+        cmd = msgspec.structs.replace(cmd, batch_id=batch_id, job_ids=job_ids)
+    result = await submit_batch(cmd)
     view = BatchView(batch=result.batch, jobs=result.jobs, summary=summarize(result.jobs))
     out = batch_out(view)
     return BatchOut(**{f: getattr(out, f) for f in out.__struct_fields__ if f != "balance"},

@@ -28,6 +28,7 @@ from domain.errors import InvalidRequest
 from domain.limits import MAX_INPUT_IMAGES, MAX_PROMPT_CHARS, TEXT_PATTERN
 from domain.jobs import JobStatus
 from entrypoints.http.bounded import Prompt, Short
+from entrypoints.http.middleware_idempotency import idempotent_job_id
 from entrypoints.http.openai_errors import OPENAI_EXCEPTION_HANDLERS, OpenAIError, openai_error
 from entrypoints.settings import Settings
 
@@ -86,14 +87,15 @@ class OpenAIImagesController(Controller):
 
     @post("/generations", status_code=200, summary="Create images (OpenAI-compatible)",
           responses=_ERRORS)
-    async def generations(self, data: JSONBody[ImageGenerationRequest],
+    async def generations(self, request: Request[Any, Any, Any], data: JSONBody[ImageGenerationRequest],
                           principal: NamedDependency[Principal], settings: NamedDependency[Settings],
                           submit_job: NamedDependency[SubmitGeneration], await_job: NamedDependency[AwaitJob],
                           get_job: NamedDependency[GetJob], storage: NamedDependency[Any]) -> Response[Any]:
         size = data.size if data.size not in (None, "auto") else "1024x1024"
         cmd = SubmitJob(user_id=principal.user_id, prompt=data.prompt,
                         model=data.model or settings.default_model, size=size or "1024x1024",
-                        n=1 if data.n is None else data.n, project_id=principal.project_id)
+                        n=1 if data.n is None else data.n, project_id=principal.project_id,
+                        job_id=idempotent_job_id(request.scope))  # type: ignore[arg-type]
         return await _run(cmd, data.response_format or "b64_json", settings, submit_job, await_job,
                           get_job, storage)
 
@@ -135,7 +137,8 @@ class OpenAIImagesController(Controller):
             size = f"{width}x{height}"
         draft = SubmitJob(user_id=principal.user_id, prompt=prompt,
                           model=_text(form, "model") or settings.default_model, size=size,
-                          n=_int(form, "n", 1), project_id=principal.project_id)
+                          n=_int(form, "n", 1), project_id=principal.project_id,
+                          job_id=idempotent_job_id(request.scope))  # type: ignore[arg-type]
         await submit_job.precheck_edit(draft, upload_bytes=upload_bytes)  # model, credits, quota room
         stored = await upload_input_image.many(  # all or none; the quota counted in the write
             principal.user_id, [(data, field) for field, data in blobs])
