@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC
 from typing import Any
 
 import structlog
@@ -150,10 +151,10 @@ class IdempotencyMiddleware:
         if retry_count.strip() in ("", "0"):
             await self._store.forget(principal.key_id, key)
         await self._keyed(scope, receive, send, principal, key, _boundary_free(scope, body),
-                          replay_body=body)
+                          replay_body=body, per_call=True)
 
     async def _keyed(self, scope: dict[str, Any], receive: Any, send: Any, principal: Any, key: str,
-                     body: bytes, replay_body: bytes | None = None) -> None:
+                     body: bytes, replay_body: bytes | None = None, per_call: bool = False) -> None:
         query = scope.get("query_string", b"").decode("latin-1")
         path = scope["path"] + (f"?{query}" if query else "")
         now = self._clock.now()
@@ -163,7 +164,11 @@ class IdempotencyMiddleware:
         if existing is not None and not (existing.in_doubt and await self._store.resume(record, now)):
             await self._answer_existing(existing, record, send)
             return
-        context = IdempotencyContext(derived_job_id(principal.key_id, key, record.fingerprint))
+        derived_from = record.fingerprint
+        if per_call:  # a derived SDK key names many calls: the record's birth tells them apart (ADR 0056)
+            born = (existing or record).created_at.astimezone(UTC)
+            derived_from += "@" + born.isoformat()
+        context = IdempotencyContext(derived_job_id(principal.key_id, key, derived_from))
         scope[SCOPE_KEY] = context
         capture = _Capture(send)
         try:
