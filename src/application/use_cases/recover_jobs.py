@@ -14,12 +14,17 @@ queued jobs can never starve lease recovery:
 4. Queued, due jobs whose message may be lost: re-sent only if nothing sent them for
    `resend_after_s`, and marked so that the other reapers' passes do not send them too.
 
+A re-send and a return to the provider write their queue message to the outbox in the unit
+that changes the job (ADR 0051, 0057) and publish it right after the commit; if the process
+dies in between, the relay sends it.
+
 Every settlement is conditional on what the sweeper read (the same attempt still holds the job
 under a lapsed lease), so a worker that renewed meanwhile keeps its job.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -27,7 +32,8 @@ from typing import TypeVar
 
 from application.conflicts import retry_on_conflict
 from application.errors import ConcurrencyConflict
-from application.ports import Clock, JobEventPublisher, TaskQueue, UnitOfWorkFactory
+from application.ports import Clock, JobEventPublisher, OutboxMessage, TaskQueue, UnitOfWorkFactory
+from application.use_cases.relay_outbox import RelayOutbox, dispatch_message
 from application.use_cases.settle_failure import FailOrRetry
 from domain.failures import ErrorClass, JobFailure
 from domain.jobs import Attempt, FailureStage, Job, JobStatus, JobStatusChanged
@@ -44,6 +50,7 @@ class RecoverJobs:
         self._publisher = publisher
         self._max_wait = timedelta(seconds=awaiting_max_wait_s)
         self._resend_after = timedelta(seconds=resend_after_s)
+        self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
 
     async def __call__(self, limit: int = 500, *, resend_all: bool = False) -> int:
         """Run one pass with at most `limit` jobs per step; return how many jobs it settled,
@@ -100,6 +107,8 @@ class RecoverJobs:
         return True
 
     async def _return_to_provider(self, job_id: str, holder: Attempt) -> bool:
+        sent: list[OutboxMessage] = []
+
         async def unit() -> bool:
             now = self._clock.now()
             async with self._uow() as uow:
@@ -109,14 +118,18 @@ class RecoverJobs:
                     return False
                 job.return_to_provider(now=now)
                 await uow.jobs.save(job)
+                # a worker resumes it from the provider's result
+                sent[:] = [dispatch_message(sweeper_message_id("return", job_id, now), job_id,
+                                            now=now, own=True)]
+                await uow.outbox.add(sent[0])
                 await uow.commit()
                 events = uow.collect_new_events()
             await self._publish(events)
             return True
 
         moved = await retry_on_conflict(unit)
-        if moved:
-            await self._queue.enqueue(job_id)  # a worker resumes it from the provider's result
+        if moved and sent:
+            await self._relay.publish_committed(sent[0])  # else the relay sends it
         return moved
 
     async def _fail_overdue(self, job_id: str) -> bool:
@@ -165,10 +178,13 @@ class RecoverJobs:
                     return False
                 job.mark_dispatched(now=now)
                 await uow.jobs.save(job)
+                message = dispatch_message(sweeper_message_id("resend", job_id, now), job_id,
+                                           now=now, own=True)
+                await uow.outbox.add(message)
                 await uow.commit()
         except ConcurrencyConflict:
             return False  # another reaper sent it, or a worker claimed it
-        await self._queue.enqueue(job_id)
+        await self._relay.publish_committed(message)  # else the relay sends it
         return True
 
     async def _publish(self, events: list[JobStatusChanged]) -> None:
@@ -177,3 +193,9 @@ class RecoverJobs:
                 await self._publisher.publish(events)
             except Exception:  # noqa: BLE001 - committed already
                 log.warning("reaper.events_not_published", exc_info=True)
+
+
+def sweeper_message_id(purpose: str, job_id: str, now: datetime) -> str:
+    """The outbox id of a message a sweeper or poller writes: one per job, purpose and pass."""
+    digest = hashlib.sha256(f"{purpose}|{job_id}|{now.isoformat()}".encode()).hexdigest()[:26]
+    return f"msg_{purpose}_{digest}"
