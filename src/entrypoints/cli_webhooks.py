@@ -10,9 +10,11 @@ from entrypoints.settings import Settings
 
 
 async def webhooks(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve POST /webhooks/{provider} (and /healthz) with uvicorn until interrupted."""
+    """Serve POST /webhooks/{provider} (and /healthz) until interrupted, through the API's
+    server (uvloop, httptools, header and body read timeouts; ADR 0060, 0058)."""
     import uvicorn
 
+    from entrypoints.http.server import server_config
     from entrypoints.webhooks import create_webhooks_app
 
     settings = msgspec.structs.replace(settings, host=args.host or settings.host,
@@ -20,7 +22,6 @@ async def webhooks(args: argparse.Namespace, settings: Settings) -> int:
     app = create_webhooks_app(settings)
     where = f"http://{settings.host}:{settings.port}"
     print(f"imagegen webhook receiver on {where}/webhooks/{{provider}}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port,
-                                           log_config=None, lifespan="on"))  # logs via structlog
+    server = uvicorn.Server(server_config(app, settings))  # logs via structlog too
     await server.serve()
     return 0
