@@ -19,6 +19,7 @@ from adapters.metrics.prometheus import PrometheusMetrics
 from adapters.net.address_guard import AddressGuard
 from adapters.persistence.sqlalchemy.client_webhooks import SqlAlchemyWebhookStore
 from adapters.persistence.sqlalchemy.ops_snapshot import CachedOpsSnapshot, SqlAlchemyOpsSnapshot
+from adapters.tasks.broker_probe import RedisBrokerProbe
 from adapters.webhooks.httpx_sender import HttpxWebhookSender
 from application.use_cases.await_job import AwaitJob
 from application.use_cases.deliver_webhooks import DeliverWebhooks
@@ -47,6 +48,7 @@ class Watching(containers.DeclarativeContainer):
     ops_snapshot = providers.Singleton(CachedOpsSnapshot, providers.Singleton(SqlAlchemyOpsSnapshot,
                                                                              adapters.engine),
                                        ttl_s=core.settings.provided.metrics_snapshot_ttl_s)
+    broker_probe = providers.Singleton(RedisBrokerProbe, core.settings.provided.redis_url)  # /readyz
 
     create_endpoint = providers.Singleton(CreateWebhookEndpoint, store=webhook_store, guard=url_guard,
                                           clock=core.clock, ids=core.ids)
@@ -123,3 +125,4 @@ async def close_watching(container: AppContainer) -> None:
     await container.watching_loops.stop()  # type: ignore[attr-defined]
     await watching.deliver().stop()  # attempts left running by the last pass (ADR 0085)
     await watching.webhook_http().aclose()
+    await watching.broker_probe().close()

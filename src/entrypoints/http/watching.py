@@ -40,6 +40,7 @@ def watching_dependencies(container: AppContainer) -> dict[str, Provide]:
         "list_webhook_deliveries": _from(w.list_deliveries),
         "list_delivery_attempts": _from(w.list_attempts),
         "ops_snapshot": _from(w.ops_snapshot),
+        "broker_probe": _from(w.broker_probe),
         "prometheus": _from(w.metrics),
         "await_job": _from(w.await_job),
         "upload_input_image": _from(w.upload_image),
