@@ -343,7 +343,8 @@ def common_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
     env.pop("DATABASE_URL", None)
     env.update({"IMAGEGEN_LOG_LEVEL": "warning", "IMAGEGEN_RATE_LIMIT_PER_MINUTE": "0",
-                "IMAGEGEN_STARTER_CREDITS": "1000000000", "PYTHONUNBUFFERED": "1"})
+                "IMAGEGEN_STARTER_CREDITS": "1000000000", "PYTHONUNBUFFERED": "1",
+                "IMAGEGEN_LEDGER_KEY": "hot-paths-benchmark-ledger-key-0123456789"})
     env.update(extra)
     return env
 

@@ -35,6 +35,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int,
     env = {**os.environ, "IMAGEGEN_HOME": str(tmp_path_factory.mktemp("home")),
            "IMAGEGEN_PROFILE": "embedded", "IMAGEGEN_LOG_LEVEL": "warning",
            "IMAGEGEN_HTTP_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+           "IMAGEGEN_LEDGER_KEY": "server-timeouts-test-ledger-key-0123456789",
            "IMAGEGEN_HTTP_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "IMAGEGEN_HTTP_KEEP_ALIVE_S": "30",
            "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)],

@@ -49,7 +49,21 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    elif engine.dialect.driver == "asyncpg":
+        engine.dialect.do_ping = _ping_outside_a_transaction  # type: ignore[method-assign]
     return engine
+
+
+def _ping_outside_a_transaction(dbapi_connection: Any) -> bool:
+    """The pool's pre-ping as one round trip (an empty query), not the driver's default
+    BEGIN, query, ROLLBACK (ADR 0065): a pooled connection is never inside a transaction."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        dbapi_connection.ping()
+    finally:
+        dbapi_connection.autocommit = autocommit
+    return True
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -170,13 +184,14 @@ class GuardedConnection:
     """A unit's connection as its repositories see it: statements run with driver errors
     translated, and any `ConcurrencyConflict` dooms the unit (see `ConflictGuard`)."""
 
-    __slots__ = ("_conn", "_guard", "_before_write")
+    __slots__ = ("_conn", "_guard", "_before_write", "_begin")
 
     def __init__(self, conn: AsyncConnection, guard: ConflictGuard,
-                 before_write: Any = None) -> None:
+                 before_write: Any = None, begin: Any = None) -> None:
         self._conn = conn
         self._guard = guard
         self._before_write = before_write  # awaited before each INSERT/UPDATE/DELETE (SQLite)
+        self._begin = begin  # called before a write, a locking read or the driver connection
 
     @property
     def dialect_name(self) -> str:
@@ -185,6 +200,9 @@ class GuardedConnection:
     async def execute(self, action: str, statement: Executable,
                       parameters: list[dict[str, Any]] | None = None) -> CursorResult[Any]:
         """Run `statement` (for `parameters`, if given); errors as in `translated_errors`."""
+        if self._begin is not None and (getattr(statement, "is_dml", False)
+                                        or getattr(statement, "_for_update_arg", None) is not None):
+            self._begin()
         if self._before_write is not None and getattr(statement, "is_dml", False):
             await self._before_write()
         try:
@@ -196,6 +214,8 @@ class GuardedConnection:
 
     async def driver_connection(self) -> Any:
         """The driver's own connection (asyncpg's on Postgres) inside this unit's transaction."""
+        if self._begin is not None:
+            self._begin()
         raw = await self._conn.get_raw_connection()
         driver = raw.driver_connection
         if not getattr(driver, "is_in_transaction", lambda: True)():

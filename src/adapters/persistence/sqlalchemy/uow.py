@@ -16,7 +16,7 @@ inject failures around the commit through the real adapter.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -73,6 +73,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._writer = sqlite_writer(engine)
         self._writing = False
         self._conn: AsyncConnection | None = None
+        self._dbapi: Any = None  # Postgres: the DBAPI connection, autocommit until a write
         self._events = JobEventCollector()
         self._guard = ConflictGuard()
 
@@ -84,13 +85,18 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         try:
             with translated_errors("begin a transaction"):
                 await conn.begin()
+                self._dbapi = None
+                if self._writer is None:  # Postgres: read outside a transaction (ADR 0065)
+                    self._dbapi = (await conn.get_raw_connection()).dbapi_connection
+                    self._dbapi.autocommit = True
         except BaseException:
             await conn.close()
             raise
         self._conn = conn
         self._guard.reset()
         db = GuardedConnection(conn, self._guard,
-                               self._take_writer if self._writer is not None else None)
+                               self._take_writer if self._writer is not None else None,
+                               self._begin_transaction if self._dbapi is not None else None)
         self._db = db
         self.jobs = SqlAlchemyJobRepository(db, self._events.track)
         self.ledgers = SqlAlchemyLedgerStore(db, self._hasher)
@@ -115,15 +121,23 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
                 raise
         finally:
             try:
+                self._begin_transaction()  # the pooled connection goes back as it came
                 await conn.close()
             finally:
                 self._release_writer()
+
+    def _begin_transaction(self) -> None:
+        """Postgres: the next statement opens the unit's transaction (the driver begins lazily),
+        so a unit that only reads sends no BEGIN and no ROLLBACK (ADR 0065)."""
+        if self._dbapi is not None and self._dbapi.autocommit:
+            self._dbapi.autocommit = False
 
     async def lock_account(self, account_id: str) -> None:
         """Serialise with every other unit writing `account_id` (see the module docstring)."""
         if self._conn is None:
             raise RuntimeError("lock_account() outside `async with`")
         if self._writer is None:
+            self._begin_transaction()
             await self.ledgers.lock(account_id)
             return
         await self._take_writer()
