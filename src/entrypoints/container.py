@@ -155,6 +155,12 @@ class ProductionAdapters(containers.DeclarativeContainer):
 # --- end production profile --------------------------------------------------------------------
 
 
+def publishes_after_commit(settings: Settings) -> bool:
+    """Whether a submit sends its queue message itself after the commit. Production: no, the
+    API process's relay, woken by the commit, sends it in a batch (ADR 0066)."""
+    return settings.profile != "production"
+
+
 class UseCases(containers.DeclarativeContainer):
     """One provider per use case; all of them stateless, so singletons."""
 
@@ -165,7 +171,8 @@ class UseCases(containers.DeclarativeContainer):
     submit_job = providers.Singleton(
         SubmitGeneration, uow=adapters.uow.provider, catalog=core.catalog,
         providers=adapters.image_providers, queue=adapters.queue, clock=core.clock, ids=core.ids,
-        publisher=adapters.publisher, reservation_ttl_s=_settings.provided.reservation_ttl_s)
+        publisher=adapters.publisher, reservation_ttl_s=_settings.provided.reservation_ttl_s,
+        publish_after_commit=providers.Callable(publishes_after_commit, core.settings))
     fail_or_retry = providers.Singleton(
         FailOrRetry, uow=adapters.uow.provider, queue=adapters.queue, clock=core.clock,
         publisher=adapters.publisher, retry_policy=core.retry_policy, refund_policy=core.refund_policy)

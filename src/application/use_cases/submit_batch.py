@@ -56,8 +56,9 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
 class SubmitBatch:
     def __init__(self, *, uow: UnitOfWorkFactory, catalog: ModelCatalog, providers: ProviderRegistry,
                  queue: TaskQueue, clock: Clock, ids: IdGenerator, publisher: JobEventPublisher,
-                 reservation_ttl_s: int = 3600) -> None:
+                 reservation_ttl_s: int = 3600, publish_after_commit: bool = True) -> None:
         self._uow, self._catalog, self._providers = uow, catalog, providers
+        self._eager = publish_after_commit  # False: the relay woken by the commit (ADR 0066)
         self._clock, self._ids, self._publisher = clock, ids, publisher
         self._ttl = timedelta(seconds=reservation_ttl_s)
         self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
@@ -114,7 +115,7 @@ class SubmitBatch:
         messages = [OutboxMessage(id=self._ids.new_id("msg"), job_id=job_id, topic=DISPATCH_JOB,
                                   created_at=now) for job_id, *_ in planned]
         result = await retry_on_conflict(attempt)
-        for message in messages if result.created else ():
+        for message in messages if result.created and self._eager else ():
             await self._relay.publish_committed(message)
         return result
 

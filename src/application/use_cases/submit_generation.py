@@ -6,8 +6,9 @@ exists (an idempotency key whose first outcome was in doubt).
 
 All or nothing: the reservation, the job and its outbox message commit in one unit of work, so
 a rejected request (bad input, unknown model, too few credits) leaves no job and no ledger
-event behind, and an accepted one is never lost by the queue: the message is published right
-after the commit, or later by the outbox relay if the queue could not take it.
+event behind, and an accepted one is never lost by the queue: the message is published right after the commit,
+or later by the outbox relay if the queue could not take it; with `publish_after_commit=False`
+(production, ADR 0066) only by the relay, which the commit wakes at once.
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ def bounded_inputs(cmd: SubmitJob) -> SubmitJob:
 class SubmitGeneration:
     def __init__(self, *, uow: UnitOfWorkFactory, catalog: ModelCatalog, providers: ProviderRegistry,
                  queue: TaskQueue, clock: Clock, ids: IdGenerator, publisher: JobEventPublisher,
-                 reservation_ttl_s: int = 3600) -> None:
+                 reservation_ttl_s: int = 3600, publish_after_commit: bool = True) -> None:
+        """`publish_after_commit=False` leaves the message to the outbox relay woken by the
+        commit (ADR 0066): the request never waits on the queue."""
         self._uow, self._catalog, self._providers = uow, catalog, providers
         self._queue, self._clock, self._ids, self._publisher = queue, clock, ids, publisher
+        self._eager = publish_after_commit
         self._ttl = timedelta(seconds=reservation_ttl_s)
         self._relay = RelayOutbox(uow=uow, queue=queue, clock=clock)
 
@@ -119,9 +123,10 @@ class SubmitGeneration:
             await self._publisher.publish(events)
             return SubmitResult(job=job.state, balance=ledger.balance)
 
-        message = dispatch_message(self._ids.new_id("msg"), job_id, now=self._clock.now(), own=True)
+        message = dispatch_message(self._ids.new_id("msg"), job_id, now=self._clock.now(),
+                                   own=self._eager)
         result = await retry_on_conflict(attempt)
-        if result.created:
+        if result.created and self._eager:
             await self._relay.publish_committed(message)
         return result
 

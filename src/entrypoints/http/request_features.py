@@ -23,7 +23,7 @@ from application.use_cases.ledger_history import LedgerHistory
 from application.use_cases.retry_job import RetryJob
 from application.use_cases.submit_batch import SubmitBatch
 from domain.rate_limit import RateLimit
-from entrypoints.container import AppContainer
+from entrypoints.container import AppContainer, publishes_after_commit
 from entrypoints.http.middleware_body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware_idempotency import IdempotencyMiddleware
 from entrypoints.http.middleware_rate_limit import RateLimitMiddleware
@@ -61,7 +61,8 @@ class RequestFeatures(containers.DeclarativeContainer):
     submit_batch = providers.Singleton(
         SubmitBatch, uow=adapters.uow.provider, catalog=core.catalog,
         providers=adapters.image_providers, queue=adapters.queue, clock=core.clock, ids=core.ids,
-        publisher=adapters.publisher, reservation_ttl_s=_s.provided.reservation_ttl_s)
+        publisher=adapters.publisher, reservation_ttl_s=_s.provided.reservation_ttl_s,
+        publish_after_commit=providers.Callable(publishes_after_commit, core.settings))
     get_batch = providers.Singleton(GetBatch, uow=adapters.uow.provider)
     ledger_history = providers.Singleton(LedgerHistory, uow=adapters.uow.provider)
     job_stats = providers.Singleton(JobStats, reader=stats_reader, clock=core.clock,

@@ -42,3 +42,12 @@ def production_container(database_url: str, tmp: Path, *, queue: Any = None,
     if queue is not None:
         container.adapters.queue.override(providers.Object(queue))
     return container
+
+
+async def relay_everything(container: AppContainer) -> int:
+    """Run the outbox relay until nothing is left, as the API process's relay does once the
+    commit wakes it (a production submit leaves its message to the relay, ADR 0066)."""
+    relay, sent = container.use_cases.relay_outbox(), 0
+    while claimed := await relay(100):
+        sent += claimed
+    return sent

@@ -11,7 +11,7 @@ import pytest
 from application.commands import SubmitJob
 from domain.errors import InsufficientCredits
 from tests.integration.production.conftest import empty_tables
-from tests.integration.production.helpers import RecordingQueue, production_container
+from tests.integration.production.helpers import RecordingQueue, production_container, relay_everything
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,7 @@ async def test_two_hundred_concurrent_submits_against_fifty_jobs_of_credit_accep
         outcomes = await asyncio.gather(*(one(i) for i in range(200)))
         balance = await cases.get_balance()("user_race")
         report = await cases.audit_ledger()("user_race")
+        await relay_everything(container)  # the API's relay sends what the submits committed
     finally:
         await container.close()
     assert outcomes.count("accepted") == 50

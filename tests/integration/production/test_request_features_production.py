@@ -11,7 +11,7 @@ import pytest
 
 from entrypoints.http.app import create_app
 from tests.integration.production.conftest import empty_tables
-from tests.integration.production.helpers import RecordingQueue, production_container
+from tests.integration.production.helpers import RecordingQueue, production_container, relay_everything
 from tests.integration.services import require_redis
 
 pytestmark = pytest.mark.integration
@@ -44,6 +44,7 @@ async def test_idempotency_rate_limits_and_batches_work_on_postgres_and_redis(
                                       headers=headers)
             assert batch.status_code == 201, batch.text
             jobs = (await client.get("/v1/jobs", headers=headers)).json()["items"]
+            await relay_everything(container)  # the API's relay sends what the submits committed
             assert len(jobs) == 3 and len(queue.items) == 3
             codes = [(await client.get("/v1/credits", headers=headers)).status_code for _ in range(12)]
             assert codes.count(429) >= 1 and codes[0] == 200
