@@ -95,26 +95,36 @@ class SqlAlchemyLedgerStore(LedgerStore):
         self._db = db
         self._hasher = self.hasher = hasher
         self._chain_kind = chain_kind
+        #: The snapshot read with the lock (the row cannot change until the unit ends), so the
+        #: `load` after `lock` reads no second time; dropped when this unit writes the row.
+        self._locked: dict[str, str] = {}
 
     async def lock(self, account_id: str) -> None:
-        """Postgres: create the account's `balances` row if missing, then lock it until the
-        unit ends. (SQLite is locked whole by the unit of work's ``BEGIN IMMEDIATE``.)"""
+        """Postgres: lock the account's `balances` row until the unit ends, reading its
+        snapshot with it; create the row first if it is missing (one statement when it
+        exists). (SQLite is locked whole by the unit of work's ``BEGIN IMMEDIATE``.)"""
         action = f"lock account {account_id}"
-        empty = LedgerSnapshot(account_id=account_id, version=0, last_hash=GENESIS_HASH,
-                               available=0, reserved=0, lifetime_spent=0)
-        await self._db.execute(action, pg_insert(balances).values(
-            account_id=account_id, version=0, last_hash=GENESIS_HASH, available=0, reserved=0,
-            lifetime_spent=0, snapshot=_encode_snapshot(empty), updated_at=func.now(),
-            chain_kind=self._chain_kind,
-        ).on_conflict_do_nothing(index_elements=["account_id"]))
-        await self._db.execute(action, select(balances.c.version)
-                               .where(balances.c.account_id == account_id).with_for_update())
+        locking = (select(balances.c.snapshot).where(balances.c.account_id == account_id)
+                   .with_for_update())
+        snapshot_json = (await self._db.execute(action, locking)).scalar()
+        if snapshot_json is None:
+            empty = LedgerSnapshot(account_id=account_id, version=0, last_hash=GENESIS_HASH,
+                                   available=0, reserved=0, lifetime_spent=0)
+            await self._db.execute(action, pg_insert(balances).values(
+                account_id=account_id, version=0, last_hash=GENESIS_HASH, available=0, reserved=0,
+                lifetime_spent=0, snapshot=_encode_snapshot(empty), updated_at=func.now(),
+                chain_kind=self._chain_kind,
+            ).on_conflict_do_nothing(index_elements=["account_id"]))
+            snapshot_json = (await self._db.execute(action, locking)).scalar_one()
+        self._locked[account_id] = snapshot_json
 
     async def load(self, account_id: str, *, job_ids: Iterable[str] | None = None) -> CreditLedger:
         """The ledger with every open reservation, or (`job_ids` given) with those jobs'
         reservations only, open or settled (O(len(job_ids)))."""
-        query = select(balances.c.snapshot).where(balances.c.account_id == account_id)
-        snapshot_json = (await self._db.execute(f"read balance of {account_id}", query)).scalar()
+        snapshot_json = self._locked.get(account_id)
+        if snapshot_json is None:
+            query = select(balances.c.snapshot).where(balances.c.account_id == account_id)
+            snapshot_json = (await self._db.execute(f"read balance of {account_id}", query)).scalar()
         if snapshot_json is None:
             return CreditLedger(account_id, hasher=self._hasher)
         snapshot = _to_domain(snapshot_json)
@@ -147,6 +157,7 @@ class SqlAlchemyLedgerStore(LedgerStore):
         expected = ledger.version - len(events)
         projection = _projection_row(ledger.snapshot(), events[-1])
         action = f"append to ledger {ledger.account_id} at version {expected}"
+        self._locked.pop(ledger.account_id, None)
         result = await self._db.execute(action, balances.update().where(
             balances.c.account_id == ledger.account_id, balances.c.version == expected,
         ).values(projection))
