@@ -339,12 +339,16 @@ def quantiles_ms(seconds: list[float]) -> tuple[float, float]:
     return q[49] * 1000, q[98] * 1000
 
 
+#: The ledger key every production process of the benchmark runs with (ADR 0047).
+LEDGER_KEY = "hot-paths-benchmark-ledger-key-0123456789"
+
+
 def common_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGEN_")}
     env.pop("DATABASE_URL", None)
     env.update({"IMAGEGEN_LOG_LEVEL": "warning", "IMAGEGEN_RATE_LIMIT_PER_MINUTE": "0",
                 "IMAGEGEN_STARTER_CREDITS": "1000000000", "PYTHONUNBUFFERED": "1",
-                "IMAGEGEN_LEDGER_KEY": "hot-paths-benchmark-ledger-key-0123456789"})
+                "IMAGEGEN_LEDGER_KEY": LEDGER_KEY})
     env.update(extra)
     return env
 
@@ -644,8 +648,11 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 async def load_ledger(url: str, events: int) -> int:
     """Valid ledgers built by the domain (grant, then reserve/capture pairs), copied in with COPY."""
+    from adapters.ledger_chain import KEYED_CHAIN, hmac_chain
     from adapters.persistence.sqlalchemy.ledger import _projection_row, _to_row
     from domain.credits import CreditLedger
+
+    hasher = hmac_chain(LEDGER_KEY.encode())
 
     per_account = 100
     accounts = max(1, events // per_account)
@@ -656,7 +663,7 @@ async def load_ledger(url: str, events: int) -> int:
     try:
         event_rows, balance_rows = [], []
         for a in range(accounts):
-            ledger = CreditLedger(f"acct{a:06d}")
+            ledger = CreditLedger(f"acct{a:06d}", hasher=hasher)
             ledger.grant(1_000_000, now=now, reason="bench")
             for j in range((per_account - 1) // 2):
                 job = f"job{a:06d}{j:04d}"
@@ -666,7 +673,8 @@ async def load_ledger(url: str, events: int) -> int:
             event_rows.extend(_row_tuple(_to_row(e)) for e in pending)
             p = _projection_row(ledger.snapshot(), pending[-1])
             balance_rows.append((ledger.account_id, p["version"], p["last_hash"], p["available"],
-                                 p["reserved"], p["lifetime_spent"], p["snapshot"], p["updated_at"]))
+                                 p["reserved"], p["lifetime_spent"], p["snapshot"], p["updated_at"],
+                                 KEYED_CHAIN))
             if len(event_rows) >= 50_000 or a == accounts - 1:
                 await conn.copy_records_to_table("ledger_events", records=event_rows, columns=EVENT_COLUMNS)
                 total += len(event_rows)
@@ -681,7 +689,7 @@ async def load_ledger(url: str, events: int) -> int:
 EVENT_COLUMNS = ["account_id", "version", "type", "job_id", "amount", "occurred_at", "prev_hash",
                  "hash", "payload"]
 BALANCE_COLUMNS = ["account_id", "version", "last_hash", "available", "reserved", "lifetime_spent",
-                   "snapshot", "updated_at"]
+                   "snapshot", "updated_at", "chain_kind"]
 
 
 def _row_tuple(row: dict[str, object]) -> tuple[object, ...]:
