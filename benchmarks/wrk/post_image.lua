@@ -1,7 +1,9 @@
 -- P5: POST /v1/images/generations (sync, b64_json, 1024x1024) with the key in the first argument.
 -- usage: wrk -t1 -c1 -d10s --latency -s post_image.lua http://127.0.0.1:PORT/v1/images/generations -- KEY
-local threads, errors, key = {}, 0, "none"
-local body = '{"model":"gpt-image-1","prompt":"a watercolor lighthouse at dawn","n":1,' ..
+-- `errors` is a global: wrk reads it from each thread with thread:get, which sees no locals
+local threads, key = {}, "none"
+errors = 0
+local body = '{"model":"gpt-image-2","prompt":"a watercolor lighthouse at dawn","n":1,' ..
              '"size":"1024x1024","response_format":"b64_json"}'
 
 function setup(thread)

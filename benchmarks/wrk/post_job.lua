@@ -2,7 +2,9 @@
 -- script argument (one per line) and used round robin, so concurrent requests mostly charge
 -- different accounts. Counts 5xx answers per thread; `done` prints "5xx=<n>".
 -- usage: wrk -t2 -c64 -d10s --latency -s post_job.lua http://127.0.0.1:PORT/v1/jobs -- keys.txt
-local keys, counter, errors5xx = {}, 0, 0
+-- `errors5xx` is a global: wrk reads it from each thread with thread:get, which sees no locals
+local keys, counter = {}, 0
+errors5xx = 0
 local threads = {}
 local body = '{"prompt":"a lighthouse at dusk","model":"local","size":"64x64"}'
 

@@ -3,7 +3,9 @@
 -- The latency is taken from the job rows (created_at -> completed_at), not from wrk.
 -- usage: wrk -t4 -c4 -d10s -s submit_and_poll.lua http://127.0.0.1:PORT -- keys.txt
 local keys, key, job, polling = {}, nil, nil, false
-local threads, done_jobs, errors5xx = {}, 0, 0
+-- counters are globals: wrk reads them from each thread with thread:get, which sees no locals
+local threads = {}
+done_jobs, errors5xx = 0, 0
 local body = '{"prompt":"a lighthouse at dusk","model":"local","size":"64x64"}'
 
 function setup(thread)
