@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence.sqlalchemy.engine import translated_errors, writing
+from adapters.persistence.sqlalchemy.engine import translated_errors
 from adapters.persistence.sqlalchemy.tables_client_webhooks import (
     webhook_attempts, webhook_deliveries, webhook_endpoints,
 )
@@ -47,12 +47,6 @@ class SqlAlchemyWebhookStore(WebhookStore):
         self._engine = engine
 
     async def _run(self, action: str, *statements: Any) -> list[Any]:
-        if all(s.is_select for s in statements):
-            return await self._execute(action, statements)
-        async with writing(self._engine):  # a write queues on SQLite's writer lock (ADR 0059)
-            return await self._execute(action, statements)
-
-    async def _execute(self, action: str, statements: Any) -> list[Any]:
         with translated_errors(action):
             async with self._engine.begin() as conn:
                 return [await conn.execute(s) for s in statements]
@@ -70,13 +64,12 @@ class SqlAlchemyWebhookStore(WebhookStore):
         count = select(func.count()).select_from(t).where(t.c.user_id == endpoint.user_id).scalar_subquery()
         values = select(*(literal(v, t.c[k].type).label(k) for k, v in row.items())).where(count < max_per_user)
         insert = t.insert().from_select(list(row), values)
-        async with writing(self._engine):
-            with translated_errors("add webhook endpoint"):
-                async with self._engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        await conn.execute(select(func.pg_advisory_xact_lock(
-                            func.hashtextextended("webhook-endpoints:" + endpoint.user_id, 0))))
-                    return bool((await conn.execute(insert)).rowcount == 1)
+        with translated_errors("add webhook endpoint"):
+            async with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(select(func.pg_advisory_xact_lock(
+                        func.hashtextextended("webhook-endpoints:" + endpoint.user_id, 0))))
+                return bool((await conn.execute(insert)).rowcount == 1)
 
     async def endpoints_of(self, user_id: str) -> list[WebhookEndpoint]:
         query = (select(webhook_endpoints).where(webhook_endpoints.c.user_id == user_id)
@@ -136,20 +129,19 @@ class SqlAlchemyWebhookStore(WebhookStore):
         query = query.order_by(t.c.next_attempt_at, t.c.id).limit(scan)
         claimed: list[WebhookDelivery] = []
         taken: Counter[str] = Counter()
-        async with writing(self._engine):
-            with translated_errors("claim webhook deliveries"):
-                async with self._engine.begin() as conn:
-                    for row in (await conn.execute(query)).all():
-                        if len(claimed) >= limit:
-                            break
-                        if per_endpoint is not None and taken[row.endpoint_id] >= per_endpoint:
-                            continue
-                        moved = await conn.execute(update(t).where(
-                            t.c.id == row.id, t.c.next_attempt_at == row.next_attempt_at,
-                            t.c.status == DeliveryStatus.PENDING.value).values(next_attempt_at=lease_until))
-                        if moved.rowcount == 1:  # nobody else claimed it meanwhile
-                            taken[row.endpoint_id] += 1
-                            claimed.append(_delivery(row))
+        with translated_errors("claim webhook deliveries"):
+            async with self._engine.begin() as conn:
+                for row in (await conn.execute(query)).all():
+                    if len(claimed) >= limit:
+                        break
+                    if per_endpoint is not None and taken[row.endpoint_id] >= per_endpoint:
+                        continue
+                    moved = await conn.execute(update(t).where(
+                        t.c.id == row.id, t.c.next_attempt_at == row.next_attempt_at,
+                        t.c.status == DeliveryStatus.PENDING.value).values(next_attempt_at=lease_until))
+                    if moved.rowcount == 1:  # nobody else claimed it meanwhile
+                        taken[row.endpoint_id] += 1
+                        claimed.append(_delivery(row))
         return claimed
 
     async def record_attempt(self, delivery: WebhookDelivery, attempt: DeliveryAttempt) -> None:

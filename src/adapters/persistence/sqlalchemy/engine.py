@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Executable, event, literal, select
@@ -118,22 +118,6 @@ def sqlite_writer(engine: AsyncEngine) -> SqliteWriter | None:
     if writer is None:
         writer = _writers[engine.sync_engine] = SqliteWriter()
     return writer
-
-
-@asynccontextmanager
-async def writing(engine: AsyncEngine) -> AsyncIterator[None]:
-    """Hold the process's SQLite writer lock (if `engine` is SQLite) around a write made outside
-    a unit of work (the idempotency and client webhook stores, ADR 0059), so it queues behind a
-    long unit instead of failing in the busy handler."""
-    writer = sqlite_writer(engine)
-    if writer is None:
-        yield
-        return
-    await writer.acquire()
-    try:
-        yield
-    finally:
-        writer.release()
 
 
 async def create_schema(engine: AsyncEngine, *, migrations: bool = True) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence.sqlalchemy.engine import connect, translated_errors, writing
+from adapters.persistence.sqlalchemy.engine import connect, translated_errors
 from adapters.persistence.sqlalchemy.tables_requests import idempotency_keys as t
 from application.errors import ConcurrencyConflict
 from application.ports import IdempotencyStore
@@ -32,12 +32,6 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
         self._engine = engine
 
     async def _run(self, action: str, statement: Any) -> Any:
-        if not statement.is_select:  # a write queues on SQLite's writer lock (ADR 0059)
-            async with writing(self._engine):
-                return await self._execute(action, statement)
-        return await self._execute(action, statement)
-
-    async def _execute(self, action: str, statement: Any) -> Any:
         conn = await connect(self._engine)
         try:
             with translated_errors(action):
