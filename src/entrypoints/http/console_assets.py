@@ -48,7 +48,7 @@ def hashed_name(name: str, body: bytes) -> str:
 
 
 def load_bundle() -> ConsoleBundle:
-    """Read the packaged files once and fill the index's `{{name}}` placeholders."""
+    """Read the packaged files once and fill the `{{name}}` slots of the index."""
     index = _read("index.html").decode()
     assets: dict[str, Asset] = {}
     for name in ASSET_NAMES:
