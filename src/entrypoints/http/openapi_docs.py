@@ -7,6 +7,9 @@ rightly flags the mismatch. Explicit `responses={400: ...}` of a handler are lef
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
@@ -85,21 +88,15 @@ def document_request_headers(app: Litestar, *, schema_name: str = "ErrorBody") -
                     schema=Schema(type=OpenAPIType.STRING, max_length=MAX_KEY_LENGTH))
     retry_after = {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER),
                                                 description="seconds to wait")}
-    for path, item in (openapi.paths or {}).items():
-        if not path.startswith("/v1/"):
-            continue
-        for method in _METHODS:
-            operation = getattr(item, method, None)
-            if operation is None:
-                continue
-            responses = operation.responses if operation.responses is not None else {}
-            responses.setdefault("401", error("Missing, unknown or revoked API key"))
-            responses.setdefault("429", error("Too many requests for this API key", retry_after))
-            if method == "post":
-                operation.parameters = [*(operation.parameters or []), key]
-                responses.setdefault("409", error("A request with this Idempotency-Key is still running"))
-                responses.setdefault("422", error("This Idempotency-Key was used with another body"))
-            operation.responses = responses
+    for path, method, operation in _v1_operations(openapi):
+        responses = operation.responses if operation.responses is not None else {}
+        responses.setdefault("401", error("Missing, unknown or revoked API key"))
+        responses.setdefault("429", error("Too many requests for this API key", retry_after))
+        if method == "post":
+            operation.parameters = [*(operation.parameters or []), key]
+            responses.setdefault("409", error("A request with this Idempotency-Key is still running"))
+            responses.setdefault("422", error("This Idempotency-Key was used with another body"))
+        operation.responses = responses
 
 
 # --- operation ids, common answers, the edits body, local docs assets (ADR 0094) ---------------
@@ -138,20 +135,14 @@ def document_common_answers(app: Litestar, *, schema_name: str = "ErrorBody") ->
     def error(description: str) -> OpenAPIResponse:
         return OpenAPIResponse(description=description, content={"application/json": OpenAPIMediaType(schema=ref)})
 
-    for path, item in (openapi.paths or {}).items():
-        if not path.startswith("/v1/"):
-            continue
-        for method in _METHODS:
-            operation = getattr(item, method, None)
-            if operation is None:
-                continue
-            responses = operation.responses if operation.responses is not None else {}
-            responses.setdefault("503", error("A backing service is briefly unavailable; retry (Retry-After)"))
-            if "{" in path:
-                responses.setdefault("404", error("No such resource of the caller's"))
-            if method == "post" and path in _SUBMITS:
-                responses.setdefault("402", error("Credits do not cover the estimate"))
-            operation.responses = responses
+    for path, method, operation in _v1_operations(openapi):
+        responses = operation.responses if operation.responses is not None else {}
+        responses.setdefault("503", error("A backing service is briefly unavailable; retry (Retry-After)"))
+        if "{" in path:
+            responses.setdefault("404", error("No such resource of the caller's"))
+        if method == "post" and path in _SUBMITS:
+            responses.setdefault("402", error("Credits do not cover the estimate"))
+        operation.responses = responses
 
 
 def document_edits_body(app: Litestar) -> None:
@@ -187,3 +178,13 @@ def local_docs() -> tuple[list[object], object]:
     router = create_static_files_router(path=DOCS_ASSETS, directories=[swagger_ui_path],
                                         include_in_schema=False, opt={"public": True})
     return [plugin], router
+
+
+def _v1_operations(openapi: Any) -> Iterator[tuple[str, str, Any]]:
+    """(path, method, operation) of every documented operation under /v1/."""
+    for path, item in (openapi.paths or {}).items():
+        if path.startswith("/v1/"):
+            for method in _METHODS:
+                operation = getattr(item, method, None)
+                if operation is not None:
+                    yield path, method, operation
